@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# run-tests.sh BUILDDIR [pytest args...]: every suite, then one summary line.
+# Unit tests and fuzz corpus replays run under `meson test`; the conformance suite runs
+# under pytest against the vm binary of BUILDDIR.  Individual test cases are counted
+# (GTest TAP results and pytest cases), so the summary says how many checks ran.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:?usage: run-tests.sh BUILDDIR}; shift
+cd "$top"
+
+py=""
+for cand in python3 /usr/bin/python3; do
+    if "$cand" -c 'import pytest' 2>/dev/null; then py=$cand; break; fi
+done
+[[ -n "$py" ]] || { echo "run-tests: no python3 with pytest (install python3-pytest)" >&2; exit 1; }
+
+export MIGBENCH_NO_PROGRESS=1
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+meson test -C "$build" --no-rebuild --print-errorlogs --suite unit --suite fuzz \
+    --num-processes 2
+meson_rc=$?
+
+junit="$build/conformance-junit.xml"
+rm -f "$junit"
+pytest_rc=0
+if [[ -d conformance/tests ]]; then
+    MIGBENCH="$top/$build/cli/migbench" "$py" -m pytest -q -p no:cacheprovider \
+        --junitxml="$junit" conformance "$@"
+    pytest_rc=$?
+    [[ $pytest_rc -eq 5 ]] && pytest_rc=0 # no tests collected yet
+fi
+
+"$py" scripts/summarize-tests.py "$build/meson-logs/testlog.json" "$junit"
+sum_rc=$?
+if [[ $meson_rc -ne 0 || $pytest_rc -ne 0 || $sum_rc -ne 0 ]]; then exit 1; fi
+exit 0
