@@ -90,10 +90,10 @@ typedef struct MbGuestOps {
 /* Common head of every guest; implementations embed it first. */
 struct MbGuest {
     const MbGuestOps *ops;
-    const char *kind;       /* "sim" or "kvm" */
-    bool virtual_time;      /* true for sim: now()/wait_until() are virtual */
+    const char *kind;  /* "sim" or "kvm" */
+    bool virtual_time; /* true for sim: now()/wait_until() are virtual */
     unsigned nblocks;
-    MbRamBlock *blocks;     /* owned by the implementation */
+    MbRamBlock *blocks; /* owned by the implementation */
 };
 
 /* Convenience wrappers, so callers read like plain functions. */

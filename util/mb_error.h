@@ -12,11 +12,11 @@
 #define MB_ERROR (mb_error_quark())
 
 typedef enum {
-    MB_ERR_GENERIC = 0,          /* "GenericError" */
-    MB_ERR_COMMAND_NOT_FOUND,    /* "CommandNotFound" */
-    MB_ERR_DEVICE_NOT_ACTIVE,    /* "DeviceNotActive" */
-    MB_ERR_DEVICE_NOT_FOUND,     /* "DeviceNotFound" */
-    MB_ERR_KVM_MISSING_CAP,      /* "KVMMissingCap" */
+    MB_ERR_GENERIC = 0,       /* "GenericError" */
+    MB_ERR_COMMAND_NOT_FOUND, /* "CommandNotFound" */
+    MB_ERR_DEVICE_NOT_ACTIVE, /* "DeviceNotActive" */
+    MB_ERR_DEVICE_NOT_FOUND,  /* "DeviceNotFound" */
+    MB_ERR_KVM_MISSING_CAP,   /* "KVMMissingCap" */
 } MbErrorClass;
 
 GQuark mb_error_quark(void);

@@ -136,8 +136,11 @@ bool mb_parse_bandwidth(const char *s, uint64_t *out_bps, GError **err)
         static const struct {
             const char *name;
             double mul;
-        } bits[] = { { "bit", 1 / 8.0 }, { "Kbit", 1e3 / 8 }, { "Mbit", 1e6 / 8 },
-                     { "Gbit", 1e9 / 8 }, { "Tbit", 1e12 / 8 } };
+        } bits[] = { { "bit", 1 / 8.0 },
+                     { "Kbit", 1e3 / 8 },
+                     { "Mbit", 1e6 / 8 },
+                     { "Gbit", 1e9 / 8 },
+                     { "Tbit", 1e12 / 8 } };
         bool found = false;
         for (size_t i = 0; i < G_N_ELEMENTS(bits); i++) {
             if (!g_ascii_strcasecmp(suf, bits[i].name)) {
@@ -165,8 +168,7 @@ bool mb_parse_bandwidth(const char *s, uint64_t *out_bps, GError **err)
     *out_bps = (uint64_t)llround(v);
     return true;
 bad:
-    mb_error_set(err, "invalid bandwidth '%s' (expected e.g. 10Gbit, 1G/s, 125M)",
-                 s ? s : "");
+    mb_error_set(err, "invalid bandwidth '%s' (expected e.g. 10Gbit, 1G/s, 125M)", s ? s : "");
     return false;
 }
 
@@ -238,4 +240,32 @@ bool mb_buffer_is_zero(const void *buf, size_t len)
         if (p[i])
             return false;
     return true;
+}
+
+void mb_uuid_format(const uint8_t u[16], char out[37])
+{
+    g_snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+               u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
+               u[13], u[14], u[15]);
+}
+
+bool mb_uuid_parse(const char *s, uint8_t out[16])
+{
+    int n = 0;
+
+    if (!s || strlen(s) != 36)
+        return false;
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return false;
+            continue;
+        }
+        int hi = g_ascii_xdigit_value(s[i]), lo = g_ascii_xdigit_value(s[i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out[n++] = (uint8_t)(hi << 4 | lo);
+        i++;
+    }
+    return n == 16;
 }

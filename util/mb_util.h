@@ -119,4 +119,8 @@ int64_t mb_realtime_ns(void);
 /* Returns true when every byte of buf is zero (QEMU's buffer_is_zero). */
 bool mb_buffer_is_zero(const void *buf, size_t len);
 
+/* UUIDs in QEMU's text form "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (out: 37 bytes). */
+void mb_uuid_format(const uint8_t uuid[16], char out[37]);
+bool mb_uuid_parse(const char *s, uint8_t out[16]);
+
 #endif

@@ -1,0 +1,492 @@
+/* mig_cmds: the QMP handlers of the migration commands (QEMU's qmp_migrate* family).
+ *
+ * Arguments arrive validated by the schema.  Each handler checks QEMU's preconditions in
+ * QEMU's order with QEMU's texts, then hands the work to the source or destination side. */
+#include "mb_util.h"
+#include "mig_internal.h"
+#include "mig_stream.h"
+
+#include <fcntl.h>
+
+#include <string.h>
+
+#define ARG(name) json_object_object_get(args, name)
+
+static bool arg_bool(json_object *args, const char *name)
+{
+    json_object *v = ARG(name);
+    return v && json_object_get_boolean(v);
+}
+
+static json_object *cmd_query_migrate(QmpRequest *req, json_object *args, GError **err, void *op)
+{
+    return mig_query_migrate(op);
+}
+
+static bool out_is_busy(MigEngine *e)
+{
+    MigStatus s = (MigStatus)atomic_load(&e->out.state);
+    return e->v5 ? mig_status_is_running(s) : mig_status_is_setup_or_active_v4(s);
+}
+
+static json_object *cmd_set_caps(QmpRequest *req, json_object *args, GError **err, void *op)
+{
+    MigEngine *e = op;
+    MigCapsCheckCtx ctx = { .v5 = e->v5,
+                            .inmigrate = runstate_get(e) == RS_INMIGRATE,
+                            .postcopy_host = true };
+
+    if (out_is_busy(e)) {
+        mb_error_set(err, "There's a migration process in progress");
+        return NULL;
+    }
+    mig_caps_set(&e->caps, ARG("capabilities"), &ctx, err);
+    return NULL;
+}
+
+static json_object *cmd_query_caps(QmpRequest *req, json_object *args, GError **err, void *op)
+{
+    return mig_caps_query(&((MigEngine *)op)->caps);
+}
+
+/* Applies a validated MigrateSetParameters object, with QEMU's live effects. */
+static bool set_params(MigEngine *e, json_object *params, GError **err)
+{
+    bool changed[MP__MAX] = { 0 };
+
+    if (!mig_params_set(&e->params, params, changed, err))
+        return false;
+    g_mutex_lock(&e->out.lock);
+    MigStatus s = (MigStatus)atomic_load(&e->out.state);
+    if (e->out.file) {
+        /* The rate limit changes at once, for the phase the migration is in. */
+        if (changed[MP_MAX_BANDWIDTH] && !mig_status_in_postcopy(s))
+            mig_file_set_rate_limit(e->out.file, mig_params_num(&e->params, MP_MAX_BANDWIDTH) / 10);
+        if (changed[MP_MAX_POSTCOPY_BANDWIDTH] && mig_status_in_postcopy(s))
+            mig_file_set_rate_limit(e->out.file,
+                                    mig_params_num(&e->params, MP_MAX_POSTCOPY_BANDWIDTH) / 10);
+    }
+    g_mutex_unlock(&e->out.lock);
+    return true;
+}
+
+static json_object *cmd_set_params(QmpRequest *req, json_object *args, GError **err, void *op)
+{
+    set_params(op, args, err);
+    return NULL;
+}
+
+static json_object *cmd_query_params(QmpRequest *req, json_object *args, GError **err, void *op)
+{
+    return mig_params_query(&((MigEngine *)op)->params);
+}
+
+/* Sets one parameter as if migrate-set-parameters had been called with it. */
+static void set_one(MigEngine *e, const char *name, json_object *value, GError **err)
+{
+    json_object *p = json_object_new_object();
+    json_object_object_add(p, name, value);
+    set_params(e, p, err);
+    json_object_put(p);
+}
+
+static json_object *cmd_set_speed(QmpRequest *req, json_object *args, GError **err, void *op)
+{
+    set_one(op, "max-bandwidth", json_object_get(ARG("value")), err);
+    return NULL;
+}
+
+static json_object *cmd_set_cache_size(QmpRequest *req, json_object *args, GError **err, void *op)
+{
+    /* The schema doc promises rounding down to a power of 2; QEMU does not round and
+     * rejects the value instead (docs/quirks.md).  An int given for a size wraps. */
+    json_object *v = ARG("value");
+    int64_t n = json_object_get_int64(v);
+    set_one(op, "xbzrle-cache-size",
+            n < 0 ? json_object_new_uint64((uint64_t)n) : json_object_get(v), err);
+    return NULL;
+}
+
+static json_object *cmd_query_cache_size(QmpRequest *req, json_object *args, GError **err, void *op)
+{
+    return json_object_new_int64(
+        (int64_t)mig_params_num(&((MigEngine *)op)->params, MP_XBZRLE_CACHE_SIZE));
+}
+
+static json_object *cmd_set_downtime(QmpRequest *req, json_object *args, GError **err, void *op)
+{
+    double v = json_object_get_double(ARG("value"));
+
+    if (!(v >= 0 && v <= 2000)) {
+        mb_error_set(err, "Parameter 'downtime_limit' expects an integer in the range of 0 to "
+                          "2000 seconds");
+        return NULL;
+    }
+    set_one(op, "downtime-limit", json_object_new_int64((int64_t)(v * 1000)), err);
+    return NULL;
+}
+
+static json_object *cmd_start_postcopy(QmpRequest *req, json_object *args, GError **err, void *op)
+{
+    MigEngine *e = op;
+
+    if (!mig_cap(e, MIG_CAP_POSTCOPY_RAM) && !mig_cap(e, MIG_CAP_DIRTY_BITMAPS)) {
+        mb_error_set(err, "Enable postcopy with migrate_set_capability before the start of "
+                          "migration");
+        return NULL;
+    }
+    if (atomic_load(&e->out.state) == MIG_NONE) {
+        mb_error_set(err, "Postcopy must be started after migration has been started");
+        return NULL;
+    }
+    /* Only a flag: succeeding after the end is QEMU's choice (refusing would race). */
+    atomic_store(&e->out.start_postcopy, true);
+    return NULL;
+}
+
+static json_object *cmd_cancel(QmpRequest *req, json_object *args, GError **err, void *op)
+{
+    mig_source_cancel(op);
+    return NULL;
+}
+
+static json_object *cmd_continue(QmpRequest *req, json_object *args, GError **err, void *op)
+{
+    MigEngine *e = op;
+    MigStatus s = (MigStatus)atomic_load(&e->out.state);
+
+    if (strcmp(json_object_get_string(ARG("state")), mig_status_name(s))) {
+        mb_error_set(err, "Migration not in expected state: %s", mig_status_name(s));
+        return NULL;
+    }
+    mig_sem_post(&e->out.pause_sem);
+    return NULL;
+}
+
+static json_object *cmd_client_migrate_info(QmpRequest *req, json_object *args, GError **err,
+                                            void *op)
+{
+    if (strcmp(json_object_get_string(ARG("protocol")), "spice")) {
+        mb_error_set(err, "Parameter 'protocol' expects spice");
+        return NULL;
+    }
+    g_set_error(err, MB_ERROR, MB_ERR_DEVICE_NOT_ACTIVE, "SPICE is not in use");
+    return NULL;
+}
+
+static json_object *cmd_colo_lost_heartbeat(QmpRequest *req, json_object *args, GError **err,
+                                            void *op)
+{
+    mb_error_set(err, "The feature 'colo' is not enabled");
+    return NULL;
+}
+
+static json_object *cmd_query_colo_status(QmpRequest *req, json_object *args, GError **err,
+                                          void *op)
+{
+    MigEngine *e = op;
+    json_object *o = json_object_new_object();
+    const SchemaType *t = schema_find_type(e->schema, "COLOStatus");
+
+    json_object_object_add(o, "mode", json_object_new_string("none"));
+    if (t && schema_object_find_member(t, "last-mode"))
+        json_object_object_add(o, "last-mode", json_object_new_string("none"));
+    json_object_object_add(o, "reason", json_object_new_string("none"));
+    return o;
+}
+
+static json_object *cmd_xen_set_replication(QmpRequest *req, json_object *args, GError **err,
+                                            void *op)
+{
+    if (ARG("failover") && arg_bool(args, "enable"))
+        mb_error_set(err, "Parameter 'failover' is only for stopping replication");
+    /* No replicated block devices exist, so starting/stopping replication is a no-op. */
+    return NULL;
+}
+
+static json_object *cmd_query_xen_replication(QmpRequest *req, json_object *args, GError **err,
+                                              void *op)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "error", json_object_new_boolean(false));
+    return o;
+}
+
+static json_object *cmd_xen_colo_checkpoint(QmpRequest *req, json_object *args, GError **err,
+                                            void *op)
+{
+    return NULL;
+}
+
+static json_object *cmd_migrate_recover(QmpRequest *req, json_object *args, GError **err, void *op)
+{
+    MigEngine *e = op;
+    if (atomic_load(&e->in.state) != MIG_POSTCOPY_PAUSED) {
+        mb_error_set(err, "Migrate recover can only be run when postcopy is paused.");
+        return NULL;
+    }
+    mb_error_set(err, "Migrate recovery is triggered already");
+    return NULL;
+}
+
+static json_object *cmd_migrate_pause(QmpRequest *req, json_object *args, GError **err, void *op)
+{
+    MigEngine *e = op;
+    if (atomic_load(&e->out.state) == MIG_POSTCOPY_ACTIVE ||
+        atomic_load(&e->in.state) == MIG_POSTCOPY_ACTIVE) {
+        mb_error_set(err, "Failed to pause source migration");
+        return NULL;
+    }
+    mb_error_set(err, "migrate-pause is currently only supported during postcopy-active state");
+    return NULL;
+}
+
+void mig_block_options_undo(MigEngine *e)
+{
+    json_object *caps = json_object_new_array();
+    json_object *item = json_object_new_object();
+    MigCapsCheckCtx ctx = { .v5 = e->v5, .postcopy_host = true };
+
+    json_object_object_add(item, "capability",
+                           json_object_new_string(mig_caps_name(&e->caps, MIG_CAP_BLOCK)));
+    json_object_object_add(item, "state", json_object_new_boolean(false));
+    json_object_array_add(caps, item);
+    mig_caps_set(&e->caps, caps, &ctx, NULL);
+    json_object_put(caps);
+    json_object *p = json_object_new_object();
+    json_object_object_add(p, "block-incremental", json_object_new_boolean(false));
+    mig_params_set(&e->params, p, NULL, NULL);
+    json_object_put(p);
+}
+
+/* QEMU's migrate_prepare minus the URI: preconditions, then migrate_init. */
+static bool migrate_prepare(MigEngine *e, json_object *args, GError **err)
+{
+    bool blk = arg_bool(args, "blk"), inc = arg_bool(args, "inc");
+
+    if (arg_bool(args, "resume")) {
+        if (atomic_load(&e->out.state) != MIG_POSTCOPY_PAUSED) {
+            mb_error_set(err, "Cannot resume if there is no paused migration");
+            return false;
+        }
+        if (mig_cap(e, MIG_CAP_RELEASE_RAM)) {
+            mb_error_set(err, "Postcopy recovery cannot work when release-ram capability is set");
+            return false;
+        }
+        mb_error_set(err, "Postcopy recovery is not supported by this migbench build yet");
+        return false;
+    }
+    MigStatus s = (MigStatus)atomic_load(&e->out.state);
+    if (e->v5 ? mig_status_is_running(s)
+              : (mig_status_is_setup_or_active_v4(s) || s == MIG_CANCELLING || s == MIG_COLO)) {
+        mb_error_set(err, "There's a migration process in progress");
+        return false;
+    }
+    if (runstate_get(e) == RS_INMIGRATE) {
+        mb_error_set(err, "Guest is waiting for an incoming migration");
+        return false;
+    }
+    if (blk || inc) {
+        if (mig_cap(e, MIG_CAP_BLOCK) || mig_params_num(&e->params, MP_BLOCK_INCREMENTAL)) {
+            mb_error_set(err, "Command options are incompatible with current migration "
+                              "capabilities");
+            return false;
+        }
+        json_object *caps = json_object_new_array(), *item = json_object_new_object();
+        json_object_object_add(item, "capability",
+                               json_object_new_string(mig_caps_name(&e->caps, MIG_CAP_BLOCK)));
+        json_object_object_add(item, "state", json_object_new_boolean(true));
+        json_object_array_add(caps, item);
+        MigCapsCheckCtx ctx = { .v5 = e->v5, .postcopy_host = true };
+        bool ok = mig_caps_set(&e->caps, caps, &ctx, err);
+        json_object_put(caps);
+        if (!ok)
+            return false;
+        e->out.must_remove_block_options = true;
+    }
+    if (inc) {
+        json_object *p = json_object_new_object();
+        json_object_object_add(p, "block-incremental", json_object_new_boolean(true));
+        mig_params_set(&e->params, p, NULL, NULL);
+        json_object_put(p);
+    }
+
+    /* migrate_init: every per-migration figure starts afresh (RAM counters only in 5.0;
+     * xbzrle/compression counters never). */
+    mig_source_join(e);
+    g_mutex_lock(&e->out.lock);
+    atomic_store(&e->out.state, MIG_NONE);
+    g_clear_error(&e->out.error);
+    MigCounters keep = e->out.live;
+    memset(&e->out.pub, 0, sizeof(e->out.pub));
+    memset(&e->out.live, 0, sizeof(e->out.live));
+    if (!e->v5) {
+        e->out.live = keep;
+    } else {
+        e->out.live.xbzrle_bytes = keep.xbzrle_bytes;
+        e->out.live.xbzrle_pages = keep.xbzrle_pages;
+        e->out.live.xbzrle_cache_miss = keep.xbzrle_cache_miss;
+        e->out.live.xbzrle_overflow = keep.xbzrle_overflow;
+        e->out.live.xbzrle_cache_miss_rate = keep.xbzrle_cache_miss_rate;
+        e->out.live.compress_pages = keep.compress_pages;
+        e->out.live.compress_busy = keep.compress_busy;
+        e->out.live.compress_size = keep.compress_size;
+        e->out.live.compress_busy_rate = keep.compress_busy_rate;
+        e->out.live.compress_rate = keep.compress_rate;
+    }
+    e->out.pub.c = e->out.live;
+    e->out.pub.total = mb_guest_ram_size(e->guest);
+    e->out.vm_was_running = false;
+    atomic_store(&e->out.start_postcopy, false);
+    g_mutex_unlock(&e->out.lock);
+    mig_set_state(e, &e->out.state, MIG_NONE, MIG_SETUP);
+    e->out.start_time = mb_guest_now(e->guest) / 1000000;
+    g_mutex_lock(&e->out.lock);
+    e->out.pub.now_ms = e->out.start_time;
+    g_mutex_unlock(&e->out.lock);
+    return true;
+}
+
+/* QEMU's migrate_fd_error: setup -> failed with the error recorded. */
+static void fd_error(MigEngine *e, const GError *cause, GError **err)
+{
+    mig_out_set_error(e, cause);
+    mig_set_state(e, &e->out.state, MIG_SETUP, MIG_FAILED);
+    if (e->out.must_remove_block_options) {
+        e->out.must_remove_block_options = false;
+        mig_block_options_undo(e);
+    }
+    g_propagate_error(err, g_error_copy(cause));
+}
+
+static json_object *cmd_migrate(QmpRequest *req, json_object *args, GError **err, void *op)
+{
+    MigEngine *e = op;
+    const char *uri = json_object_get_string(ARG("uri"));
+    GError *local = NULL;
+
+    if (!migrate_prepare(e, args, err))
+        return NULL;
+    chan_uri_clear(&e->out.uri);
+    if (!chan_uri_parse(uri, &e->out.uri, &local)) {
+        fd_error(e, local, err);
+        g_error_free(local);
+        return NULL;
+    }
+    switch (e->out.uri.scheme) {
+    case CHAN_TCP:
+    case CHAN_UNIX: break; /* connected by the migration thread, like QEMU's async connect */
+    case CHAN_EXEC: e->out.pending_chan = chan_spawn(e->out.uri.cmd, true, &local); break;
+    case CHAN_FD: {
+        int fd = qmp_request_take_fd(req, e->out.uri.fdname, &local);
+        if (fd >= 0)
+            e->out.pending_chan = chan_new_fd(fd, uri);
+        break;
+    }
+    default:
+        mb_error_set(err, "Parameter 'uri' expects a valid migration protocol");
+        mig_set_state(e, &e->out.state, MIG_SETUP, MIG_FAILED);
+        if (e->out.must_remove_block_options) {
+            e->out.must_remove_block_options = false;
+            mig_block_options_undo(e);
+        }
+        return NULL;
+    }
+    if (local) {
+        fd_error(e, local, err);
+        g_error_free(local);
+        return NULL;
+    }
+    if (!mig_source_start(e, &local)) {
+        fd_error(e, local, err);
+        g_error_free(local);
+    }
+    return NULL;
+}
+
+static json_object *cmd_migrate_incoming(QmpRequest *req, json_object *args, GError **err, void *op)
+{
+    MigEngine *e = op;
+    const char *uri = json_object_get_string(ARG("uri"));
+    int fd = -1;
+
+    if (!e->in.deferred) {
+        mb_error_set(err, "For use with '-incoming defer'");
+        return NULL;
+    }
+    if (e->in.started) {
+        mb_error_set(err, "The incoming migration has already been started");
+        return NULL;
+    }
+    if (!strncmp(uri, "fd:", 3)) {
+        fd = qmp_request_take_fd(req, uri + 3, NULL);
+    }
+    if (!mig_dest_start(e, uri, fd, err))
+        return NULL;
+    e->in.started = true;
+    return NULL;
+}
+
+/* xen-save-devices-state: the device state alone (no RAM) into a file, VM stopped
+ * meanwhile and restarted if it was running. */
+static json_object *cmd_xen_save_devices_state(QmpRequest *req, json_object *args, GError **err,
+                                               void *op)
+{
+    MigEngine *e = op;
+    const char *filename = json_object_get_string(ARG("filename"));
+    bool was_running = runstate_is_running(e);
+
+    runstate_vm_stop(e, RS_SAVE_VM);
+    int fd = open(filename, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0660);
+    if (fd >= 0) {
+        MigFile *f = mig_file_new(chan_new_fd(fd, filename), true);
+        mig_save_device_state(e, f);
+        mig_file_flush(f);
+        if (mig_file_error(f))
+            fd = -1;
+        mig_file_close(f);
+    }
+    if (fd < 0)
+        mb_error_set(err, "An IO error has occurred");
+    if (was_running)
+        runstate_vm_start(e);
+    else
+        runstate_set(e, RS_PAUSED);
+    return NULL;
+}
+
+void mig_cmds_register(MigEngine *e)
+{
+    static const struct {
+        const char *name;
+        QmpCommandFn fn;
+    } cmds[] = {
+        { "query-migrate", cmd_query_migrate },
+        { "migrate-set-capabilities", cmd_set_caps },
+        { "query-migrate-capabilities", cmd_query_caps },
+        { "migrate-set-parameters", cmd_set_params },
+        { "query-migrate-parameters", cmd_query_params },
+        { "client_migrate_info", cmd_client_migrate_info },
+        { "migrate-start-postcopy", cmd_start_postcopy },
+        { "x-colo-lost-heartbeat", cmd_colo_lost_heartbeat },
+        { "migrate_cancel", cmd_cancel },
+        { "migrate-continue", cmd_continue },
+        { "migrate_set_downtime", cmd_set_downtime },
+        { "migrate_set_speed", cmd_set_speed },
+        { "migrate-set-cache-size", cmd_set_cache_size },
+        { "query-migrate-cache-size", cmd_query_cache_size },
+        { "migrate", cmd_migrate },
+        { "migrate-incoming", cmd_migrate_incoming },
+        { "xen-save-devices-state", cmd_xen_save_devices_state },
+        { "xen-set-replication", cmd_xen_set_replication },
+        { "query-xen-replication-status", cmd_query_xen_replication },
+        { "xen-colo-do-checkpoint", cmd_xen_colo_checkpoint },
+        { "query-colo-status", cmd_query_colo_status },
+        { "migrate-recover", cmd_migrate_recover },
+        { "migrate-pause", cmd_migrate_pause },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cmds); i++)
+        if (schema_find_command(e->schema, cmds[i].name))
+            qmp_server_register(e->qmp, cmds[i].name, cmds[i].fn, e);
+}

@@ -1,0 +1,183 @@
+/* mig_dest: the incoming side (QEMU's qemu_start_incoming_migration and
+ * process_incoming_migration_co/_bh).
+ *
+ * Listening starts on -incoming URI or migrate-incoming; one thread accepts the connection,
+ * loads the stream into the guest, verifies every page, then restores the run state and
+ * reports completed.  A failed load leaves the vm up in 'failed' with an error-desc naming
+ * what and where (QEMU exits instead; --incoming-exit-on-error restores that). */
+#include "mb_util.h"
+#include "mig_stream.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void mig_in_set_error(MigEngine *e, const GError *err)
+{
+    g_mutex_lock(&e->in.lock);
+    if (!e->in.error)
+        e->in.error = g_error_copy(err);
+    g_mutex_unlock(&e->in.lock);
+}
+
+static void send_shut(Chan *rp, bool failed)
+{
+    uint8_t msg[8];
+
+    if (!rp)
+        return;
+    mb_st_be16(msg, MIG_RP_SHUT);
+    mb_st_be16(msg + 2, 4);
+    mb_st_be32(msg + 4, failed ? 1 : 0);
+    chan_write_all(rp, msg, sizeof(msg), NULL);
+}
+
+/* QEMU's process_incoming_migration_bh: after a good load. */
+static void finish_incoming(MigEngine *e)
+{
+    const char *rs = e->in.guest_state_runstate;
+
+    if (!rs || !*rs || !strcmp(rs, "running")) {
+        if (runstate_autostart(e))
+            runstate_vm_start(e);
+        else
+            runstate_set(e, RS_PAUSED);
+    } else {
+        int s = runstate_from_name(rs);
+        runstate_set(e, s >= 0 ? (RunState)s : RS_PAUSED);
+    }
+    mig_set_state(e, &e->in.state, MIG_ACTIVE, MIG_COMPLETED);
+}
+
+static void fail_incoming(MigEngine *e, GError *err)
+{
+    mig_in_set_error(e, err);
+    g_printerr("migbench: load of migration failed: %s\n", err->message);
+    g_error_free(err);
+    mig_set_state(e, &e->in.state, MIG_ACTIVE, MIG_FAILED);
+    if (e->cfg.exit_on_incoming_error)
+        exit(1);
+}
+
+static gpointer incoming_thread(gpointer opaque)
+{
+    MigEngine *e = opaque;
+    GError *err = NULL;
+    Chan *c = e->in.pending_chan, *rp = NULL;
+
+    e->in.pending_chan = NULL;
+    if (!c)
+        c = chan_listener_accept(e->in.listener, &err);
+    if (!c) {
+        /* The listener was closed (vm shutting down): not a migration failure. */
+        g_clear_error(&err);
+        return NULL;
+    }
+    MigFile *f = mig_file_new(c, false);
+    g_mutex_lock(&e->in.lock);
+    e->in.file = f;
+    g_mutex_unlock(&e->in.lock);
+    mig_set_state(e, &e->in.state, MIG_NONE, MIG_ACTIVE);
+    bool ok = mig_loadvm(e, f, &rp, &err);
+    if (ok && !e->guest->ops->verify(e->guest, &err))
+        ok = false;
+    if (ok) {
+        finish_incoming(e);
+    } else {
+        fail_incoming(e, err);
+    }
+    send_shut(rp, !ok);
+    chan_close(rp);
+    g_mutex_lock(&e->in.lock);
+    e->in.file = NULL;
+    if (e->in.listener)
+        chan_listener_close(e->in.listener);
+    if (ok) {
+        /* QEMU frees the address list with the incoming state once loaded. */
+        json_object_put(e->in.socket_address);
+        e->in.socket_address = NULL;
+    }
+    g_mutex_unlock(&e->in.lock);
+    mig_file_close(f);
+    return NULL;
+}
+
+bool mig_dest_start(MigEngine *e, const char *uri, int fd, GError **err)
+{
+    ChanUri u;
+
+    /* QEMU emits this unconditionally, whatever the events capability says. */
+    mig_emit_status_event(e, MIG_SETUP);
+    if (!chan_uri_parse(uri, &u, err))
+        return false;
+    bool ok = true;
+    switch (u.scheme) {
+    case CHAN_DEFER:
+        if (e->in.deferred) {
+            mb_error_set(err, "Incoming migration already deferred");
+            ok = false;
+        }
+        e->in.deferred = true;
+        chan_uri_clear(&u);
+        return ok;
+    case CHAN_TCP:
+    case CHAN_UNIX: {
+        ChanListener *l = chan_listen(&u, 1, err);
+        if (!l) {
+            ok = false;
+            break;
+        }
+        g_mutex_lock(&e->in.lock);
+        e->in.listener = l;
+        json_object_put(e->in.socket_address);
+        e->in.socket_address = chan_listener_addresses(l);
+        g_mutex_unlock(&e->in.lock);
+        break;
+    }
+    case CHAN_EXEC:
+        e->in.pending_chan = chan_spawn(u.cmd, false, err);
+        ok = e->in.pending_chan != NULL;
+        break;
+    case CHAN_FD: {
+        /* From migrate-incoming the caller took the fd from the monitor; on the command
+         * line (-incoming fd:N) the name is an inherited descriptor number. */
+        int64_t n = fd;
+        if (fd < 0 && (!mb_parse_i64(u.fdname, &n) || n < 0 || n > INT32_MAX)) {
+            mb_error_set(err, "File descriptor named '%s' has not been found", u.fdname);
+            ok = false;
+            break;
+        }
+        e->in.pending_chan = chan_new_fd((int)n, "fd");
+        break;
+    }
+    default:
+        mb_error_set(err, "unknown migration protocol: %s", uri);
+        ok = false;
+        break;
+    }
+    chan_uri_clear(&u);
+    if (!ok)
+        return false;
+    e->in.thread = g_thread_try_new("incoming", incoming_thread, e, err);
+    return e->in.thread != NULL;
+}
+
+void mig_dest_stop(MigEngine *e)
+{
+    g_mutex_lock(&e->in.lock);
+    if (e->in.listener)
+        chan_listener_close(e->in.listener);
+    if (e->in.file)
+        mig_file_shutdown(e->in.file);
+    if (e->in.pending_chan)
+        chan_shutdown(e->in.pending_chan);
+    g_mutex_unlock(&e->in.lock);
+    if (e->in.thread) {
+        /* A load in progress ends now that its channel is shut down. */
+        g_thread_join(e->in.thread);
+        e->in.thread = NULL;
+    }
+    chan_listener_free(e->in.listener);
+    e->in.listener = NULL;
+    chan_close(e->in.pending_chan);
+    e->in.pending_chan = NULL;
+}

@@ -1,0 +1,123 @@
+/* mig_engine: creation and teardown of the engine of one vm (see mig.h), plus the small
+ * shared helpers (semaphore, sticky errors). */
+#include "mig_internal.h"
+
+#include <string.h>
+
+void mig_sem_init(MigSem *s)
+{
+    g_mutex_init(&s->lock);
+    g_cond_init(&s->cond);
+    s->count = 0;
+}
+
+void mig_sem_clear(MigSem *s)
+{
+    g_mutex_clear(&s->lock);
+    g_cond_clear(&s->cond);
+}
+
+void mig_sem_post(MigSem *s)
+{
+    g_mutex_lock(&s->lock);
+    s->count++;
+    g_cond_signal(&s->cond);
+    g_mutex_unlock(&s->lock);
+}
+
+void mig_sem_wait(MigSem *s)
+{
+    g_mutex_lock(&s->lock);
+    while (s->count == 0)
+        g_cond_wait(&s->cond, &s->lock);
+    s->count--;
+    g_mutex_unlock(&s->lock);
+}
+
+bool mig_sem_trywait(MigSem *s)
+{
+    g_mutex_lock(&s->lock);
+    bool got = s->count > 0;
+    if (got)
+        s->count--;
+    g_mutex_unlock(&s->lock);
+    return got;
+}
+
+void mig_out_set_error(MigEngine *e, const GError *err)
+{
+    g_mutex_lock(&e->out.lock);
+    if (!e->out.error)
+        e->out.error = g_error_copy(err);
+    g_mutex_unlock(&e->out.lock);
+}
+
+MigEngine *mig_engine_new(QmpServer *qmp, const Schema *schema, MbGuest *guest,
+                          const MigConfig *cfg, GError **err)
+{
+    MigEngine *e = g_new0(MigEngine, 1);
+
+    e->qmp = qmp;
+    e->schema = schema;
+    e->guest = guest;
+    e->cfg = *cfg;
+    e->cfg.incoming = NULL;
+    /* Version behaviour follows the schema: wait-unplug arrived with 4.2, together with
+     * the 4.2/5.0 rules; x-multifd marks the pre-4.0 development snapshot. */
+    e->v5 = schema_enum_has(schema, "MigrationStatus", "wait-unplug");
+    e->seed = schema_enum_has(schema, "MigrationCapability", "x-multifd");
+    if (!mig_caps_init(&e->caps, schema, err) || !mig_params_init(&e->params, schema, e->v5, err)) {
+        mig_caps_clear(&e->caps);
+        g_free(e);
+        return NULL;
+    }
+    g_mutex_init(&e->rs_lock);
+    g_mutex_init(&e->out.lock);
+    g_cond_init(&e->out.wake);
+    g_mutex_init(&e->in.lock);
+    mig_sem_init(&e->out.pause_sem);
+    atomic_init(&e->out.state, MIG_NONE);
+    atomic_init(&e->in.state, MIG_NONE);
+    e->autostart = !cfg->start_paused;
+    e->runstate = RS_PRELAUNCH;
+
+    runstate_register_qmp(e);
+    mig_cmds_register(e);
+
+    if (cfg->incoming) {
+        e->runstate = RS_INMIGRATE;
+        if (!mig_dest_start(e, cfg->incoming, -1, err)) {
+            mig_engine_free(e);
+            return NULL;
+        }
+    } else if (e->autostart) {
+        runstate_vm_start(e);
+    } else {
+        e->runstate = RS_PRELAUNCH;
+    }
+    return e;
+}
+
+void mig_engine_free(MigEngine *e)
+{
+    if (!e)
+        return;
+    mig_source_cancel(e);
+    /* A pre-switchover pause waits for migrate-continue; cancel posted it already. */
+    mig_source_join(e);
+    mig_dest_stop(e);
+    chan_close(e->out.pending_chan);
+    chan_uri_clear(&e->out.uri);
+    g_clear_error(&e->out.error);
+    g_clear_error(&e->in.error);
+    json_object_put(e->in.socket_address);
+    g_free(e->in.guest_state_runstate);
+    mig_sem_clear(&e->out.pause_sem);
+    g_cond_clear(&e->out.wake);
+    g_mutex_clear(&e->out.lock);
+    g_mutex_clear(&e->in.lock);
+    g_mutex_clear(&e->rs_lock);
+    mig_params_clear(&e->params);
+    mig_caps_clear(&e->caps);
+    g_free(e);
+}

@@ -1,0 +1,68 @@
+/* mig_file: a buffered migration stream on a Chan (QEMU's QEMUFile).
+ *
+ * Writes are buffered (32 KiB, like QEMU's IO_BUF_SIZE) and counted: `pos` is QEMU's
+ * qemu_ftell (every byte put), `bytes_xfer` the bytes since the last rate-limit reset.  The
+ * first I/O error sticks (later puts are dropped, gets return zeros) and is reported once,
+ * as in QEMU, so callers check mig_file_error() at safe points instead of after every put.
+ * A flush hook lets the engine charge the simulated link for each chunk sent. */
+#ifndef MIG_FILE_H
+#define MIG_FILE_H
+
+#include "chan.h"
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define MIG_FILE_BUF 32768
+
+typedef struct MigFile {
+    Chan *chan; /* owned */
+    bool writable;
+    uint8_t buf[MIG_FILE_BUF];
+    size_t len;   /* write: bytes buffered; read: bytes valid in buf */
+    size_t rpos;  /* read: next byte in buf */
+    uint64_t pos; /* bytes put/got since open */
+    uint64_t bytes_xfer;
+    uint64_t xfer_limit; /* bytes per rate-limit window; 0 = unlimited */
+    GError *error;       /* sticky first error */
+    void (*on_flush)(void *opaque, size_t bytes);
+    void *opaque;
+    bool shutdown_requested;
+} MigFile;
+
+MigFile *mig_file_new(Chan *chan, bool writable);
+/* Flushes (writable), closes the channel, frees.  NULL is a no-op. */
+void mig_file_close(MigFile *f);
+
+void mig_put_byte(MigFile *f, uint8_t v);
+void mig_put_be16(MigFile *f, uint16_t v);
+void mig_put_be32(MigFile *f, uint32_t v);
+void mig_put_be64(MigFile *f, uint64_t v);
+void mig_put_buffer(MigFile *f, const void *p, size_t len);
+/* u8 length + bytes (QEMU's idstr / counted string); strings over 255 bytes are cut. */
+void mig_put_counted_string(MigFile *f, const char *s);
+void mig_file_flush(MigFile *f);
+
+uint8_t mig_get_byte(MigFile *f);
+uint16_t mig_get_be16(MigFile *f);
+uint32_t mig_get_be32(MigFile *f);
+uint64_t mig_get_be64(MigFile *f);
+/* Reads exactly len bytes (zeros and an error on a short stream). */
+bool mig_get_buffer(MigFile *f, void *p, size_t len);
+/* Next byte without consuming it; -1 at end of stream or error. */
+int mig_peek_byte(MigFile *f);
+/* Reads a counted string into buf (at least 256 bytes); returns its length. */
+size_t mig_get_counted_string(MigFile *f, char *buf);
+
+/* The sticky error, or NULL. */
+const GError *mig_file_error(MigFile *f);
+void mig_file_set_error(MigFile *f, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/* True while the rate-limit budget of the current window is used up, or on error. */
+bool mig_file_rate_limited(MigFile *f);
+void mig_file_reset_rate_limit(MigFile *f);
+void mig_file_set_rate_limit(MigFile *f, uint64_t bytes_per_window);
+/* Makes blocked and future I/O fail (any thread). */
+void mig_file_shutdown(MigFile *f);
+
+#endif

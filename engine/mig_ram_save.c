@@ -1,0 +1,346 @@
+/* mig_ram_save: the source half of the "ram" handler (see mig_ram.h).
+ *
+ * The scan order, the page record layout and every counter follow QEMU 5.0's ram.c, so
+ * that transferred/duplicate/normal, the number of passes and the EOS count come out as
+ * QEMU's would for the same dirtying; tests compare them with the analytic model. */
+#include "mb_bitmap.h"
+#include "mb_util.h"
+#include "mig_ram.h"
+#include "mig_stream.h"
+
+#include <string.h>
+
+#define MAX_WAIT_MS 50 /* one iterate round gives way after this long (QEMU's MAX_WAIT) */
+
+struct MigRam {
+    MigEngine *e;
+    MbGuest *g;
+    MigFile *f;
+    MigCounters *c;
+    unsigned nblocks;
+    uint64_t **bmap;  /* migration bitmap per block */
+    uint64_t *npages; /* target pages per block */
+    bool *ignored;    /* x-ignore-shared and the block is shared */
+    uint64_t dirty_pages;
+    /* Where the scan stands (QEMU's last_seen_block/last_page/last_sent_block). */
+    unsigned last_seen_block;
+    uint64_t last_page;
+    int last_sent_block;
+    bool bulk_stage;
+    /* The current >= 1 s sync period. */
+    bool period_started;
+    int64_t time_last_sync;
+    uint64_t num_dirty_pages_period;
+    uint64_t bytes_xfer_prev;
+    unsigned dirty_rate_high_cnt;
+    uint8_t scratch[MB_TARGET_PAGE_SIZE];
+};
+
+static int64_t now_ms(MigRam *r)
+{
+    return mb_guest_now(r->g) / 1000000;
+}
+
+MigRam *mig_ram_new(MigEngine *e, MigFile *f)
+{
+    MigRam *r = g_new0(MigRam, 1);
+    bool ignore_shared = mig_cap(e, MIG_CAP_X_IGNORE_SHARED);
+
+    r->e = e;
+    r->g = e->guest;
+    r->f = f;
+    r->c = &e->out.live;
+    r->nblocks = r->g->nblocks;
+    r->bmap = g_new0(uint64_t *, r->nblocks);
+    r->npages = g_new0(uint64_t, r->nblocks);
+    r->ignored = g_new0(bool, r->nblocks);
+    for (unsigned b = 0; b < r->nblocks; b++) {
+        r->npages[b] = mb_guest_block_pages(r->g, b);
+        r->bmap[b] = mb_bitmap_new(r->npages[b]);
+        r->ignored[b] = ignore_shared && r->g->blocks[b].shared;
+        /* All dirty to start with.  Ignored blocks stay all-set so syncs add nothing. */
+        mb_bitmap_fill(r->bmap[b], r->npages[b]);
+        if (!r->ignored[b])
+            r->dirty_pages += r->npages[b];
+    }
+    r->last_sent_block = -1;
+    r->bulk_stage = true;
+    return r;
+}
+
+void mig_ram_free(MigRam *r)
+{
+    if (!r)
+        return;
+    r->g->ops->dirty_log_stop(r->g);
+    for (unsigned b = 0; b < r->nblocks; b++)
+        g_free(r->bmap[b]);
+    g_free(r->bmap);
+    g_free(r->npages);
+    g_free(r->ignored);
+    g_free(r);
+}
+
+uint64_t mig_ram_dirty_pages(MigRam *r)
+{
+    return r->dirty_pages;
+}
+
+uint64_t mig_ram_total(MigRam *r)
+{
+    uint64_t t = 0;
+    for (unsigned b = 0; b < r->nblocks; b++)
+        if (!r->ignored[b])
+            t += r->npages[b] * MB_TARGET_PAGE_SIZE;
+    return t;
+}
+
+uint64_t mig_ram_transferred_pages(MigRam *r)
+{
+    return r->c->normal + r->c->duplicate + r->c->compress_pages + r->c->xbzrle_pages;
+}
+
+/* Auto-converge (QEMU 5.0 migration_trigger_throttle / 4.0 inline check): when the guest
+ * dirtied more than threshold% of what was sent in the period twice, throttle harder. */
+static void trigger_throttle(MigRam *r)
+{
+    MigEngine *e = r->e;
+    uint64_t xfer = r->c->transferred - r->bytes_xfer_prev;
+    uint64_t dirty = r->num_dirty_pages_period * MB_TARGET_PAGE_SIZE;
+    uint64_t threshold =
+        e->v5 ? xfer * mig_params_num(&e->params, MP_THROTTLE_TRIGGER_THRESHOLD) / 100 : xfer / 2;
+
+    if (!mig_cap(e, MIG_CAP_AUTO_CONVERGE))
+        return;
+    if (dirty > threshold && ++r->dirty_rate_high_cnt >= 2) {
+        r->dirty_rate_high_cnt = 0;
+        int pct = e->out.pub.throttle_pct;
+        int initial = (int)mig_params_num(&e->params, MP_CPU_THROTTLE_INITIAL);
+        int inc = (int)mig_params_num(&e->params, MP_CPU_THROTTLE_INCREMENT);
+        int max = (int)mig_params_num(&e->params, MP_MAX_CPU_THROTTLE);
+        pct = pct == 0 ? initial : MIN(pct + inc, max);
+        pct = CLAMP(pct, 1, 99);
+        g_mutex_lock(&e->out.lock);
+        e->out.pub.throttle_pct = pct;
+        g_mutex_unlock(&e->out.lock);
+        r->g->ops->set_throttle(r->g, pct);
+    }
+}
+
+static void update_rates(MigRam *r, int64_t end_time)
+{
+    int64_t period = end_time - r->time_last_sync;
+    r->c->dirty_pages_rate = r->num_dirty_pages_period * 1000 / (uint64_t)period;
+}
+
+/* QEMU's migration_bitmap_sync: one pass boundary. */
+static void ram_sync(MigRam *r)
+{
+    MigEngine *e = r->e;
+
+    r->c->dirty_sync_count++;
+    if (!r->period_started) {
+        r->time_last_sync = now_ms(r);
+        r->period_started = true;
+    }
+    uint64_t n = r->g->ops->dirty_log_sync(r->g, r->bmap);
+    r->dirty_pages += n;
+    r->num_dirty_pages_period += n;
+    r->c->remaining = r->dirty_pages * MB_TARGET_PAGE_SIZE;
+
+    int64_t end_time = now_ms(r);
+    if (end_time > r->time_last_sync + 1000) {
+        uint64_t bytes_xfer_now = r->c->transferred;
+        trigger_throttle(r);
+        update_rates(r, end_time);
+        r->time_last_sync = end_time;
+        r->num_dirty_pages_period = 0;
+        r->bytes_xfer_prev = bytes_xfer_now;
+    }
+    if (mig_cap(e, MIG_CAP_EVENTS)) {
+        json_object *d = json_object_new_object();
+        json_object_object_add(d, "pass", json_object_new_int64((int64_t)r->c->dirty_sync_count));
+        qmp_server_emit_event(e->qmp, "MIGRATION_PASS", d);
+    }
+    mig_source_publish(e);
+}
+
+/* The page header: be64 offset|flags, plus the block name unless CONTINUE applies. */
+static size_t save_page_header(MigRam *r, unsigned b, uint64_t offset)
+{
+    size_t size = 8;
+
+    if ((int)b == r->last_sent_block)
+        offset |= RAM_SAVE_FLAG_CONTINUE;
+    mig_put_be64(r->f, offset);
+    if (!(offset & RAM_SAVE_FLAG_CONTINUE)) {
+        const char *name = r->g->blocks[b].name;
+        mig_put_counted_string(r->f, name);
+        size += 1 + strlen(name);
+        r->last_sent_block = (int)b;
+    }
+    return size;
+}
+
+/* QEMU's ram_save_target_page without the optional features: zero page or full page. */
+static int save_target_page(MigRam *r, unsigned b, uint64_t page)
+{
+    uint64_t offset = page << MB_TARGET_PAGE_BITS;
+    const uint8_t *p = r->g->ops->page_read(r->g, b, page, r->scratch);
+
+    if (mb_buffer_is_zero(p, MB_TARGET_PAGE_SIZE)) {
+        r->c->duplicate++;
+        r->c->transferred += save_page_header(r, b, offset | RAM_SAVE_FLAG_ZERO);
+        mig_put_byte(r->f, 0);
+        r->c->transferred += 1;
+        return 1;
+    }
+    r->c->transferred += save_page_header(r, b, offset | RAM_SAVE_FLAG_PAGE);
+    mig_put_buffer(r->f, p, MB_TARGET_PAGE_SIZE);
+    r->c->transferred += MB_TARGET_PAGE_SIZE;
+    r->c->normal++;
+    return 1;
+}
+
+static bool clear_dirty(MigRam *r, unsigned b, uint64_t page)
+{
+    bool was = mb_bit_test_and_clear(r->bmap[b], page);
+    if (was)
+        r->dirty_pages--;
+    return was;
+}
+
+/* QEMU's ram_save_host_page: every dirty target page of one host page; the rate limiter
+ * may run between them (5.0).  Leaves *page on the last page looked at. */
+static int save_host_page(MigRam *r, unsigned b, uint64_t *page)
+{
+    uint64_t per_host = r->g->blocks[b].host_page_size / MB_TARGET_PAGE_SIZE;
+    int pages = 0;
+
+    if (per_host == 0)
+        per_host = 1;
+    do {
+        if (!clear_dirty(r, b, *page)) {
+            (*page)++;
+            continue;
+        }
+        pages += save_target_page(r, b, *page);
+        (*page)++;
+        /* Unlimited during completion, so this only updates the window figures there. */
+        mig_source_rate_limit(r->e);
+    } while ((*page % per_host) && *page < r->npages[b]);
+    (*page)--;
+    return pages;
+}
+
+static uint64_t find_dirty(MigRam *r, unsigned b, uint64_t start)
+{
+    if (r->ignored[b])
+        return r->npages[b];
+    if (r->bulk_stage && start > 0)
+        return start + 1;
+    return mb_bitmap_next_set(r->bmap[b], r->npages[b], start);
+}
+
+/* QEMU's ram_find_and_save_block: returns pages sent, 0 when a full round found nothing. */
+static int find_and_save_block(MigRam *r)
+{
+    unsigned block = r->last_seen_block;
+    uint64_t page = r->last_page;
+    bool complete_round = false;
+    int pages = 0;
+
+    if (r->nblocks == 0)
+        return 0;
+    for (;;) {
+        page = find_dirty(r, block, page);
+        if (complete_round && block == r->last_seen_block && page >= r->last_page)
+            break; /* once around and nothing dirty */
+        if (page >= r->npages[block]) {
+            page = 0;
+            if (++block == r->nblocks) {
+                block = 0;
+                complete_round = true;
+                r->bulk_stage = false;
+            }
+            continue;
+        }
+        pages = save_host_page(r, block, &page);
+        if (pages)
+            break;
+    }
+    r->last_seen_block = block;
+    r->last_page = page;
+    return pages;
+}
+
+void mig_ram_save_setup(MigRam *r)
+{
+    GError *err = NULL;
+    uint64_t all = 0;
+
+    if (!r->g->ops->dirty_log_start(r->g, &err)) {
+        mig_file_set_error(r->f, "%s", err->message);
+        g_error_free(err);
+        return;
+    }
+    ram_sync(r);
+    for (unsigned b = 0; b < r->nblocks; b++)
+        all += r->npages[b] * MB_TARGET_PAGE_SIZE;
+    mig_put_be64(r->f, all | RAM_SAVE_FLAG_MEM_SIZE);
+    for (unsigned b = 0; b < r->nblocks; b++) {
+        const MbRamBlock *blk = &r->g->blocks[b];
+        mig_put_counted_string(r->f, blk->name);
+        mig_put_be64(r->f, blk->size);
+        if (mig_cap(r->e, MIG_CAP_POSTCOPY_RAM) && blk->host_page_size != MB_TARGET_PAGE_SIZE)
+            mig_put_be64(r->f, blk->host_page_size);
+        if (mig_cap(r->e, MIG_CAP_X_IGNORE_SHARED)) {
+            mig_put_be64(r->f, blk->gpa);
+            if (!r->e->v5)
+                mig_put_byte(r->f, r->ignored[b]);
+        }
+    }
+    mig_put_be64(r->f, RAM_SAVE_FLAG_EOS);
+    mig_file_flush(r->f);
+}
+
+uint64_t mig_ram_pending(MigRam *r, uint64_t threshold)
+{
+    uint64_t remaining = r->dirty_pages * MB_TARGET_PAGE_SIZE;
+
+    if (remaining < threshold) {
+        ram_sync(r);
+        remaining = r->dirty_pages * MB_TARGET_PAGE_SIZE;
+    }
+    return remaining;
+}
+
+int mig_ram_save_iterate(MigRam *r)
+{
+    int64_t t0 = mb_guest_now(r->g);
+    int done = 0;
+
+    for (int i = 0; !mig_file_rate_limited(r->f); i++) {
+        int pages = find_and_save_block(r);
+        if (pages == 0) {
+            done = 1;
+            break;
+        }
+        if ((i & 63) == 0 && (mb_guest_now(r->g) - t0) / 1000000 > MAX_WAIT_MS)
+            break;
+    }
+    mig_put_be64(r->f, RAM_SAVE_FLAG_EOS);
+    mig_file_flush(r->f);
+    r->c->transferred += 8;
+    mig_source_publish(r->e);
+    return mig_file_error(r->f) ? -1 : done;
+}
+
+void mig_ram_save_complete(MigRam *r)
+{
+    ram_sync(r);
+    while (!mig_file_error(r->f) && find_and_save_block(r) > 0) {
+    }
+    mig_put_be64(r->f, RAM_SAVE_FLAG_EOS);
+    mig_file_flush(r->f);
+}
