@@ -74,6 +74,17 @@ static void print_json(QmpCli *cli, json_object *v)
     g_free(s);
 }
 
+/* Prints a reply without the id the client library put on the request. */
+static void print_reply(QmpCli *cli, json_object *rsp)
+{
+    json_object *id;
+
+    if (json_object_object_get_ex(rsp, "id", &id) && json_object_is_type(id, json_type_string) &&
+        g_str_has_prefix(json_object_get_string(id), "migbench-"))
+        json_object_object_del(rsp, "id");
+    print_json(cli, rsp);
+}
+
 /* ---- building a request from qmp-shell style words ---- */
 
 /* Splits a line into words; quoted parts ('...' or "...", with backslash escapes) may
@@ -151,8 +162,12 @@ static bool add_pair(json_object *args, const char *word, GError **err)
         }
         parent = child;
     }
-    if (json_object_object_get_ex(parent, path[n - 1], NULL)) {
-        mb_error_set(err, "Cannot set \"%s\" multiple times", key);
+    json_object *old;
+    if (json_object_object_get_ex(parent, path[n - 1], &old)) {
+        if (json_object_is_type(old, json_type_object))
+            mb_error_set(err, "Cannot use \"%s\" as both leaf and non-leaf key", key);
+        else
+            mb_error_set(err, "Cannot set \"%s\" multiple times", key);
         goto out;
     }
     json_object_object_add(parent, path[n - 1], parse_value(eq + 1));
@@ -209,7 +224,7 @@ static int run_command(QmpCli *cli, const char *cmd, json_object *args, bool oob
         g_error_free(err);
         return EXIT_USAGE;
     }
-    print_json(cli, rsp);
+    print_reply(cli, rsp);
     bool is_err = json_object_object_get_ex(rsp, "error", NULL);
     json_object_put(rsp);
     return is_err ? EXIT_REPLY_ERROR : 0;

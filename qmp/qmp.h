@@ -42,7 +42,8 @@ QmpServer *qmp_server_new(const Schema *schema, GMainContext *ctx, json_object *
 
 /* Registers the handler of a command that the schema defines (a name the schema does not
  * define is a programming error and aborts).  A schema command without a handler is still
- * validated; it then fails with GenericError "Command '%s' is not implemented by migbench". */
+ * validated; it then fails with GenericError "Command '%s' is not implemented by migbench".
+ * Registering a core command replaces the server's built-in handler. */
 void qmp_server_register(QmpServer *srv, const char *command, QmpCommandFn fn, void *opaque);
 
 /* Starts a monitor: "unix:PATH" (a listening UNIX socket; PATH is unlinked first) or
@@ -59,11 +60,13 @@ const char *qmp_server_monitor_address(QmpServer *srv, unsigned i);
 void qmp_server_emit_event(QmpServer *srv, const char *event, json_object *data);
 
 /* Called with each event as it is emitted (on the emitting thread, before delivery), so an
- * owner can log or record events.  One hook; NULL clears it. */
+ * owner can log or record events.  One hook; NULL clears it.  The hook runs under the
+ * server's event lock, so hook calls are in delivery order; it must not emit events. */
 typedef void (*QmpEventHook)(const char *event, json_object *data, void *opaque);
 void qmp_server_set_event_hook(QmpServer *srv, QmpEventHook hook, void *opaque);
 
-/* Closes all monitors and frees the server.  Pending events are dropped. */
+/* Closes all monitors and frees the server.  Pending events are dropped.  Not from inside
+ * a command handler: use qmp_request_after_reply(), whose callback may free the server. */
 void qmp_server_free(QmpServer *srv);
 
 /* ---- inside a handler ---- */

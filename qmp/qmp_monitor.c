@@ -10,6 +10,8 @@
 
 #include <errno.h>
 #include <glib-unix.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -33,6 +35,11 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer opaque)
             if (errno != EAGAIN && errno != EWOULDBLOCK)
                 g_debug("qmp: accept on %s: %s", m->bound, g_strerror(errno));
             break;
+        }
+        if (!m->addr.is_unix) {
+            /* Replies and events are small writes a client waits for: no Nagle delay. */
+            int one = 1;
+            setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         }
         qmp_session_new_socket(m->srv, cfd, m->addr.is_unix);
     }
