@@ -1,0 +1,114 @@
+/* sim_content: page bytes from (seed, block, page, version, class); see sim_content.h.
+ *
+ * Speed matters (a 1 GiB guest's pages are generated in ~0.1 s): random bytes come from a
+ * counter-mode 64-bit mixer (independent words, so the CPU overlaps them), text pages are
+ * sixteen 256-byte slices of a 64 KiB corpus built once per seed, zero pages are a memset. */
+#include "sim_content.h"
+
+#include "mb_util.h"
+
+#include <string.h>
+
+#define VOCAB 64
+#define SLICE 256
+
+/* Independent per-purpose hash streams. */
+#define K_INIT   0x1a2b3c4d5e6f7081ULL
+#define K_RANDOM 0x72616e646f6d2121ULL
+#define K_TEXT   0x7465787474657874ULL
+#define K_SPARSE 0x7370617273657321ULL
+
+static inline uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 32;
+    x *= 0xd6e8feb86659fd93ULL;
+    x ^= x >> 32;
+    x *= 0xd6e8feb86659fd93ULL;
+    x ^= x >> 32;
+    return x;
+}
+
+static void fill_random(uint64_t key, uint8_t *out)
+{
+    uint64_t w[SIM_PAGE_SIZE / 8];
+    for (unsigned i = 0; i < SIM_PAGE_SIZE / 8; i++)
+        w[i] = GUINT64_TO_LE(mix64(key + i * 0x9e3779b97f4a7c15ULL));
+    memcpy(out, w, sizeof(w)); /* little-endian bytes on every host */
+}
+
+void sim_content_init(SimContent *c, uint64_t seed, const TraceMix *init)
+{
+    static const char letters[] = "etaoinshrdlcumwfgypbvkjxqz";
+    char words[VOCAB][12];
+    unsigned wl[VOCAB];
+    MbRand r;
+
+    c->seed = seed;
+    c->init = *init;
+    mb_rand_seed(&r, seed ^ K_TEXT);
+    for (unsigned i = 0; i < VOCAB; i++) {
+        wl[i] = 2 + (unsigned)mb_rand_below(&r, 4) + (unsigned)mb_rand_below(&r, 5);
+        for (unsigned k = 0; k < wl[i]; k++) {
+            uint64_t x = mb_rand_below(&r, 26 * 26); /* favours the common letters */
+            words[i][k] = letters[x * x / (26 * 26 * 26)];
+        }
+    }
+    size_t pos = 0;
+    unsigned nw = 0;
+    while (pos < SIM_TEXT_CORPUS) {
+        /* Word popularity ~ u^3: a few words are very common, as in prose. */
+        uint64_t u = mb_rand_next(&r) >> 48;
+        unsigned w = (unsigned)((VOCAB * u * u * u) >> 48);
+        bool cap = nw % 11 == 0;
+        for (unsigned k = 0; k < wl[w] && pos < SIM_TEXT_CORPUS; k++)
+            c->text[pos++] = (uint8_t)(cap && k == 0 ? words[w][k] - 32 : words[w][k]);
+        nw++;
+        if (pos < SIM_TEXT_CORPUS && nw % 11 == 10)
+            c->text[pos++] = '.';
+        if (pos < SIM_TEXT_CORPUS)
+            c->text[pos++] = nw % 13 == 0 ? '\n' : ' ';
+    }
+}
+
+int sim_content_initial_class(const SimContent *c, unsigned block, uint64_t page)
+{
+    return trace_mix_pick(&c->init, mb_hash3(c->seed ^ K_INIT, block, page));
+}
+
+void sim_content_page(const SimContent *c, unsigned block, uint64_t page, uint32_t version, int cls,
+                      uint8_t *out)
+{
+    if (cls == 0)
+        cls = sim_content_initial_class(c, block, page);
+    uint64_t pk = mb_hash3(c->seed, (uint64_t)block << 48 ^ page, 0x706167655f6b6579ULL);
+    switch (cls) {
+    case TRACE_CLASS_ZERO: memset(out, 0, SIM_PAGE_SIZE); break;
+    case TRACE_CLASS_RANDOM: fill_random(mb_hash3(pk, version, K_RANDOM), out); break;
+    case TRACE_CLASS_TEXT: {
+        uint64_t h = mb_hash3(pk, version, K_TEXT);
+        for (unsigned i = 0; i < SIM_PAGE_SIZE / SLICE; i++) {
+            if (i % 4 == 0)
+                h = mix64(h + i);
+            unsigned off =
+                (unsigned)((((h >> (16 * (i % 4))) & 0xffff) * (SIM_TEXT_CORPUS - SLICE)) >> 16);
+            memcpy(out + i * SLICE, c->text + off, SLICE);
+        }
+        break;
+    }
+    case TRACE_CLASS_SPARSE:
+    default: {
+        /* Base fixed per page; an 8-byte version counter; four bytes placed by the version. */
+        fill_random(pk ^ K_SPARSE, out);
+        unsigned at = (unsigned)(pk % (SIM_PAGE_SIZE / 8)) * 8;
+        uint64_t v = version;
+        for (unsigned i = 0; i < 8; i++)
+            out[at + i] = (uint8_t)(v >> (8 * i));
+        uint64_t h = mb_hash3(pk, version, K_SPARSE);
+        for (unsigned i = 0; i < 4; i++) {
+            unsigned pos = (unsigned)((h >> (16 * i)) & (SIM_PAGE_SIZE - 1));
+            out[pos] = (uint8_t)(h >> (8 * i + 3));
+        }
+        break;
+    }
+    }
+}

@@ -1,0 +1,374 @@
+/* sim_guest: the simulated guest behind engine/guest.h.
+ *
+ * Time: the clock is virtual and starts at 0 (after warmup).  It moves only in wait_until;
+ * while the guest runs, trace time follows at (100 - throttle)% of the virtual time that
+ * passed (integer arithmetic with a carried remainder, so no rounding drift); a paused guest
+ * does not advance through the trace.  Nothing here reads the wall clock.
+ *
+ * Locking: run/pause/is_running/set_throttle may come from any thread, so the clock and
+ * run state sit under clock_lock; the replay state (metadata, dirty log, memory) sits under
+ * replay_lock, taken by the migration-thread operations.  clock_lock is never held while
+ * taking replay_lock. */
+#include "sim_internal.h"
+
+#include "mb_error.h"
+#include "mb_util.h"
+
+#include <string.h>
+
+static SimGuest *SG(MbGuest *g)
+{
+    return (SimGuest *)g;
+}
+
+static int64_t trace_time(SimGuest *g)
+{
+    g_mutex_lock(&g->clock_lock);
+    int64_t tt = g->tt;
+    g_mutex_unlock(&g->clock_lock);
+    return tt;
+}
+
+void sim_guest_catch_up(SimGuest *g)
+{
+    int64_t tt = trace_time(g);
+    if (sim_replay_due(&g->rep, tt))
+        sim_replay_advance(&g->rep, tt);
+    g->rep.tt = tt;
+}
+
+static int64_t sim_now(MbGuest *gg)
+{
+    SimGuest *g = SG(gg);
+    g_mutex_lock(&g->clock_lock);
+    int64_t vt = g->vt;
+    g_mutex_unlock(&g->clock_lock);
+    return vt;
+}
+
+static void sim_wait_until(MbGuest *gg, int64_t t)
+{
+    SimGuest *g = SG(gg);
+    g_mutex_lock(&g->clock_lock);
+    if (t > g->vt) {
+        if (g->running) {
+            /* Trace time advances at (100 - throttle)% of virtual time. */
+            unsigned __int128 x =
+                (unsigned __int128)(uint64_t)(t - g->vt) * (unsigned)(100 - g->throttle) +
+                (uint64_t)g->tt_rem;
+            g->tt += (int64_t)(x / 100);
+            g->tt_rem = (int64_t)(x % 100);
+        }
+        g->vt = t;
+    }
+    g_mutex_unlock(&g->clock_lock);
+}
+
+static void sim_run(MbGuest *gg)
+{
+    SimGuest *g = SG(gg);
+    g_mutex_lock(&g->clock_lock);
+    g->running = true;
+    g_mutex_unlock(&g->clock_lock);
+}
+
+static void sim_pause(MbGuest *gg)
+{
+    SimGuest *g = SG(gg);
+    g_mutex_lock(&g->clock_lock);
+    g->running = false;
+    g_mutex_unlock(&g->clock_lock);
+}
+
+static bool sim_is_running(MbGuest *gg)
+{
+    SimGuest *g = SG(gg);
+    g_mutex_lock(&g->clock_lock);
+    bool r = g->running;
+    g_mutex_unlock(&g->clock_lock);
+    return r;
+}
+
+static void sim_set_throttle(MbGuest *gg, int pct)
+{
+    SimGuest *g = SG(gg);
+    g_mutex_lock(&g->clock_lock);
+    g->throttle = CLAMP(pct, 0, 99);
+    g_mutex_unlock(&g->clock_lock);
+}
+
+static bool sim_log_start(MbGuest *gg, GError **err)
+{
+    SimGuest *g = SG(gg);
+    g_mutex_lock(&g->replay_lock);
+    /* Writes made before logging starts are not logged: apply them first. */
+    sim_guest_catch_up(g);
+    sim_replay_log_start(&g->rep);
+    g_mutex_unlock(&g->replay_lock);
+    return true;
+}
+
+static void sim_log_stop(MbGuest *gg)
+{
+    SimGuest *g = SG(gg);
+    g_mutex_lock(&g->replay_lock);
+    sim_replay_log_stop(&g->rep);
+    g_mutex_unlock(&g->replay_lock);
+}
+
+static uint64_t sim_log_sync(MbGuest *gg, uint64_t *const *bitmaps)
+{
+    SimGuest *g = SG(gg);
+    g_mutex_lock(&g->replay_lock);
+    sim_guest_catch_up(g);
+    uint64_t n = sim_replay_log_sync(&g->rep, bitmaps);
+    g_mutex_unlock(&g->replay_lock);
+    return n;
+}
+
+static const uint8_t *sim_page_read(MbGuest *gg, unsigned block, uint64_t page, uint8_t *scratch)
+{
+    SimGuest *g = SG(gg);
+    g_assert(block < g->rep.nblocks && page < g->rep.blk[block].npages);
+    g_mutex_lock(&g->replay_lock);
+    sim_guest_catch_up(g);
+    if (g->rep.mem_mode) {
+        const uint8_t *p = g->rep.blk[block].mem + page * SIM_PAGE_SIZE;
+        g_mutex_unlock(&g->replay_lock);
+        return p;
+    }
+    uint32_t m = g->rep.blk[block].meta[page];
+    g_mutex_unlock(&g->replay_lock);
+    sim_content_page(g->rep.content, block, page, SIM_META_VERSION(m),
+                     (int)(m & SIM_META_CLASS_MASK), scratch);
+    return scratch;
+}
+
+static uint8_t *sim_page_host(MbGuest *gg, unsigned block, uint64_t page)
+{
+    SimGuest *g = SG(gg);
+    if (block >= g->rep.nblocks || page >= g->rep.blk[block].npages || !g->rep.mem_mode)
+        return NULL;
+    return g->rep.blk[block].mem + page * SIM_PAGE_SIZE;
+}
+
+static GBytes *sim_save_state(MbGuest *gg)
+{
+    return sim_state_save(SG(gg));
+}
+
+static bool sim_load_state(MbGuest *gg, const uint8_t *data, size_t len, GError **err)
+{
+    return sim_state_load(SG(gg), data, len, err);
+}
+
+/* Compares every page of incoming memory with the content model at the cursor. */
+static bool sim_verify(MbGuest *gg, GError **err)
+{
+    SimGuest *g = SG(gg);
+    SimReplay *r = &g->rep;
+    uint8_t *expect = g_malloc(SIM_PAGE_SIZE);
+    uint64_t bad = 0, first_page = 0, checked = 0;
+    unsigned first_block = 0;
+    bool ok;
+
+    g_mutex_lock(&g->replay_lock);
+    sim_guest_catch_up(g);
+    if (r->error) {
+        mb_error_set(err, "sim: the trace could not be replayed: %s", r->error->message);
+        ok = false;
+        goto out;
+    }
+    if (!r->mem_mode) {
+        /* Nothing received to check: a source guest, or one already verified. */
+        ok = true;
+        goto out;
+    }
+    for (unsigned b = 0; b < r->nblocks; b++) {
+        const SimBlock *blk = &r->blk[b];
+        for (uint64_t p = 0; p < blk->npages; p++) {
+            const uint8_t *mem = blk->mem + p * SIM_PAGE_SIZE;
+            uint32_t version;
+            int cls = sim_replay_page_class(r, b, p, &version);
+            bool same;
+            if (cls == TRACE_CLASS_ZERO) {
+                same = mb_buffer_is_zero(mem, SIM_PAGE_SIZE);
+            } else {
+                sim_content_page(r->content, b, p, version, cls, expect);
+                same = memcmp(mem, expect, SIM_PAGE_SIZE) == 0;
+            }
+            checked++;
+            if (!same && bad++ == 0) {
+                first_block = b;
+                first_page = p;
+            }
+        }
+    }
+    if (bad) {
+        uint32_t version;
+        int cls = sim_replay_page_class(r, first_block, first_page, &version);
+        mb_error_set(err,
+                     "sim: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " pages differ "
+                     "from the source; first: block '%s' page %" G_GUINT64_FORMAT
+                     " (expected %s content, version %u)",
+                     bad, checked, r->hdr.blocks[first_block].name, first_page,
+                     trace_class_name(cls), version);
+        ok = false;
+    } else {
+        /* Verified: from now on pages come from the model, like on a source. */
+        sim_replay_drop_memory(r);
+        ok = true;
+    }
+out:
+    g_mutex_unlock(&g->replay_lock);
+    g_free(expect);
+    return ok;
+}
+
+static const char *sim_describe(MbGuest *gg)
+{
+    return SG(gg)->describe;
+}
+
+static json_object *sim_info(MbGuest *gg)
+{
+    SimGuest *g = SG(gg);
+    SimReplay *r = &g->rep;
+    json_object *o = json_object_new_object();
+
+    g_mutex_lock(&g->replay_lock);
+    sim_guest_catch_up(g);
+    json_object_object_add(
+        o, "workload",
+        json_object_new_string(g->spec.is_file ? "trace" : trace_gen_kind_name(g->spec.gen.kind)));
+    json_object_object_add(o, "size", json_object_new_uint64(mb_guest_ram_size(&g->base)));
+    uint64_t pages = mb_guest_ram_size(&g->base) / SIM_PAGE_SIZE;
+    if (pages <= (1ULL << 26)) { /* exact count; skipped for > 256 GiB guests (seconds) */
+        uint64_t counts[TRACE_NCLASSES];
+        json_object *pc = json_object_new_object();
+        sim_replay_count_classes(r, counts);
+        for (int c = 0; c < TRACE_NCLASSES; c++)
+            json_object_object_add(pc, trace_class_name(c + 1), json_object_new_uint64(counts[c]));
+        json_object_object_add(o, "pages-per-class", pc);
+    }
+    json_object_object_add(o, "dirty-rate", json_object_new_uint64(g->rate));
+    json_object_object_add(o, "trace",
+                           g->spec.is_file ? json_object_new_string(g->spec.path) : NULL);
+    json_object_object_add(o, "method", json_object_new_string(trace_method_name(r->hdr.method)));
+    json_object_object_add(o, "seed", json_object_new_uint64(r->hdr.content_seed));
+    json_object_object_add(o, "events-replayed", json_object_new_uint64(r->events_applied));
+    json_object_object_add(o, "loops", json_object_new_uint64(r->loop_count));
+    json_object_object_add(o, "trace-time-ns", json_object_new_int64(r->tt));
+    json_object_object_add(o, "virtual-time-ns", json_object_new_int64(sim_now(gg)));
+    json_object_object_add(o, "identity", json_object_new_uint64(g->identity));
+    if (r->error)
+        json_object_object_add(o, "replay-error", json_object_new_string(r->error->message));
+    g_mutex_unlock(&g->replay_lock);
+    return o;
+}
+
+static void sim_free(MbGuest *gg)
+{
+    SimGuest *g = SG(gg);
+    sim_replay_free(&g->rep);
+    sim_spec_clear(&g->spec);
+    g_free(g->base.blocks);
+    g_free(g->describe);
+    g_mutex_clear(&g->clock_lock);
+    g_mutex_clear(&g->replay_lock);
+    g_free(g);
+}
+
+static const MbGuestOps sim_ops = {
+    .now = sim_now,
+    .wait_until = sim_wait_until,
+    .run = sim_run,
+    .pause = sim_pause,
+    .is_running = sim_is_running,
+    .set_throttle = sim_set_throttle,
+    .dirty_log_start = sim_log_start,
+    .dirty_log_stop = sim_log_stop,
+    .dirty_log_sync = sim_log_sync,
+    .page_read = sim_page_read,
+    .page_host = sim_page_host,
+    .save_state = sim_save_state,
+    .load_state = sim_load_state,
+    .verify = sim_verify,
+    .describe = sim_describe,
+    .info = sim_info,
+    .free = sim_free,
+};
+
+/* Nominal dirty rate: the generator's, or a file's average. */
+static uint64_t nominal_rate(SimGuest *g, TraceSource *src, uint64_t file_events)
+{
+    const TraceHeader *h = trace_source_header(src);
+    if (!g->spec.is_file)
+        return g->spec.gen.kind == TRACE_GEN_IDLE ? 0 : g->spec.gen.rate;
+    if (h->duration_ns <= 0)
+        return 0;
+    return (uint64_t)((double)file_events * h->page_size * 1e9 / (double)h->duration_ns);
+}
+
+MbGuest *sim_guest_new(const char *spec, bool incoming, GError **err)
+{
+    SimGuest *g = g_new0(SimGuest, 1);
+    char sz[32];
+
+    g_mutex_init(&g->clock_lock);
+    g_mutex_init(&g->replay_lock);
+    g->base.ops = &sim_ops;
+    g->base.kind = "sim";
+    g->base.virtual_time = true;
+    g->incoming = incoming;
+    if (!sim_spec_parse(spec, &g->spec, err)) {
+        g_mutex_clear(&g->clock_lock);
+        g_mutex_clear(&g->replay_lock);
+        g_free(g);
+        return NULL;
+    }
+    uint64_t file_events;
+    TraceSource *src = sim_spec_open(&g->spec, &file_events, err);
+    if (!src) {
+        sim_free(&g->base);
+        return NULL;
+    }
+    g->rate = nominal_rate(g, src, file_events);
+    if (!sim_replay_init(&g->rep, src, &g->spec, incoming, err)) {
+        sim_free(&g->base);
+        return NULL;
+    }
+    g->identity = trace_header_digest(&g->rep.hdr);
+    const TraceHeader *h = &g->rep.hdr;
+    g->base.nblocks = h->nblocks;
+    g->base.blocks = g_new0(MbRamBlock, h->nblocks);
+    uint64_t gpa = 0;
+    for (unsigned i = 0; i < h->nblocks; i++) {
+        MbRamBlock *b = &g->base.blocks[i];
+        g_strlcpy(b->name, h->blocks[i].name, sizeof(b->name));
+        b->size = h->blocks[i].size;
+        b->host_page_size = SIM_PAGE_SIZE;
+        b->shared = h->blocks[i].shared;
+        b->gpa = gpa;
+        gpa += (b->size + (2u << 20) - 1) & ~(uint64_t)((2u << 20) - 1);
+    }
+    mb_fmt_bytes(sz, sizeof(sz), (double)trace_header_total_size(h));
+    g->describe = g->spec.is_file
+                      ? g_strdup_printf("sim trace %s %s seed=%" G_GUINT64_FORMAT,
+                                        trace_source_name(src), sz, h->content_seed)
+                      : g_strdup_printf("sim %s %s seed=%" G_GUINT64_FORMAT,
+                                        trace_gen_kind_name(g->spec.gen.kind), sz, h->content_seed);
+    /* Warmup: replay this much trace time (unlogged) before the clock starts at 0. */
+    g->tt = g->spec.warmup_ns;
+    sim_replay_advance(&g->rep, g->tt);
+    g->rep.tt = g->tt;
+    if (g->rep.error) {
+        if (err)
+            *err = g_error_copy(g->rep.error);
+        sim_free(&g->base);
+        return NULL;
+    }
+    /* Sources run like a QEMU started without -S; destinations wait for the migration. */
+    g->running = !incoming;
+    return &g->base;
+}

@@ -1,0 +1,305 @@
+/* sim_replay: the simulated guest's memory state and the lazy replay of its trace.
+ *
+ * Applying a write bumps the page's version, sets (or keeps) its class and, while dirty
+ * logging is on, sets its bit in the block's dirty log and the log word's bit in a summary
+ * bitmap, so a sync visits only words that have something in them (a 1 TiB guest has 4 M
+ * log words but a sync after a few thousand writes touches a few thousand).
+ *
+ * The replay is lazy and cursor-based: epochs are applied in order up to a trace time, the
+ * cursor (completed loops, epochs applied in this loop) is what save_state transfers, and a
+ * destination rebuilds identical metadata by replaying to the same cursor. */
+#include "sim_internal.h"
+
+#include "mb_bitmap.h"
+#include "mb_error.h"
+
+#include <string.h>
+#include <sys/mman.h>
+
+void *sim_lazy_alloc(size_t bytes)
+{
+    void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void sim_lazy_free(void *p, size_t bytes)
+{
+    if (p)
+        munmap(p, bytes ? bytes : 1);
+}
+
+static size_t meta_bytes(const SimBlock *b)
+{
+    return b->npages * sizeof(uint32_t);
+}
+static size_t log_words(const SimBlock *b)
+{
+    return MB_BITS_TO_WORDS(b->npages);
+}
+static size_t summary_words(const SimBlock *b)
+{
+    return MB_BITS_TO_WORDS(log_words(b));
+}
+
+bool sim_replay_init(SimReplay *r, TraceSource *src, const SimSpec *spec, bool incoming,
+                     GError **err)
+{
+    memset(r, 0, sizeof(*r));
+    r->src = src;
+    trace_header_copy(&r->hdr, trace_source_header(src));
+    if (spec->is_file && spec->has_seed)
+        r->hdr.content_seed = spec->seed;
+    if (r->hdr.page_size != SIM_PAGE_SIZE) {
+        mb_error_set(err, "%s: the simulator needs 4 KiB pages, the trace has %u-byte pages",
+                     trace_source_name(src), r->hdr.page_size);
+        return false;
+    }
+    r->content = g_new(SimContent, 1);
+    sim_content_init(r->content, r->hdr.content_seed, &r->hdr.init_mix);
+    r->loop = spec->loop;
+    r->nblocks = r->hdr.nblocks;
+    r->blk = g_new0(SimBlock, r->nblocks);
+    for (unsigned i = 0; i < r->nblocks; i++) {
+        SimBlock *b = &r->blk[i];
+        b->npages = trace_block_pages(&r->hdr, i);
+        b->meta = sim_lazy_alloc(meta_bytes(b));
+        if (incoming)
+            b->mem = sim_lazy_alloc(b->npages * SIM_PAGE_SIZE);
+        if (!b->meta || (incoming && !b->mem)) {
+            mb_error_set(
+                err, "cannot reserve address space for block '%s' (%" G_GUINT64_FORMAT " pages)",
+                r->hdr.blocks[i].name, b->npages);
+            return false;
+        }
+    }
+    r->mem_mode = incoming;
+    return true;
+}
+
+void sim_replay_log_stop(SimReplay *r)
+{
+    for (unsigned i = 0; i < r->nblocks; i++) {
+        SimBlock *b = &r->blk[i];
+        sim_lazy_free(b->dirty, log_words(b) * 8);
+        sim_lazy_free(b->summary, summary_words(b) * 8);
+        b->dirty = b->summary = NULL;
+    }
+    r->logging = false;
+}
+
+void sim_replay_log_start(SimReplay *r)
+{
+    if (r->logging)
+        return;
+    for (unsigned i = 0; i < r->nblocks; i++) {
+        SimBlock *b = &r->blk[i];
+        b->dirty = sim_lazy_alloc(log_words(b) * 8);
+        b->summary = sim_lazy_alloc(summary_words(b) * 8);
+        g_assert(b->dirty && b->summary);
+    }
+    r->logging = true;
+}
+
+void sim_replay_drop_memory(SimReplay *r)
+{
+    for (unsigned i = 0; i < r->nblocks; i++) {
+        sim_lazy_free(r->blk[i].mem, r->blk[i].npages * SIM_PAGE_SIZE);
+        r->blk[i].mem = NULL;
+    }
+    r->mem_mode = false;
+}
+
+void sim_replay_free(SimReplay *r)
+{
+    sim_replay_log_stop(r);
+    sim_replay_drop_memory(r);
+    for (unsigned i = 0; r->blk && i < r->nblocks; i++)
+        sim_lazy_free(r->blk[i].meta, meta_bytes(&r->blk[i]));
+    g_free(r->blk);
+    g_free(r->content);
+    trace_source_free(r->src);
+    g_free(r->hdr.blocks);
+    g_free(r->hdr.provenance);
+    g_clear_error(&r->error);
+    memset(r, 0, sizeof(*r));
+}
+
+/* Applies one epoch.  `record` is false while rebuilding metadata for load_state: then
+ * neither the dirty log nor incoming memory are touched. */
+static void apply(SimReplay *r, const TraceEpoch *ep, bool record)
+{
+    const TraceEvent *ev = ep->ev;
+    size_t n = ep->n;
+
+    if (!record || (!r->logging && !r->mem_mode)) {
+        for (size_t i = 0; i < n; i++) {
+            uint32_t *m = &r->blk[ev[i].block].meta[ev[i].page];
+            uint32_t cls = ev[i].cls ? ev[i].cls : (*m & SIM_META_CLASS_MASK);
+            *m = ((*m + 16) & ~SIM_META_CLASS_MASK) | cls;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            SimBlock *b = &r->blk[ev[i].block];
+            uint64_t p = ev[i].page;
+            uint32_t m = b->meta[p];
+            uint32_t cls = ev[i].cls ? ev[i].cls : (m & SIM_META_CLASS_MASK);
+            m = ((m + 16) & ~SIM_META_CLASS_MASK) | cls;
+            b->meta[p] = m;
+            if (r->logging) {
+                b->dirty[p >> 6] |= 1ULL << (p & 63);
+                b->summary[p >> 12] |= 1ULL << ((p >> 6) & 63);
+            }
+            if (r->mem_mode) /* the guest writes its memory */
+                sim_content_page(r->content, ev[i].block, p, SIM_META_VERSION(m), (int)cls,
+                                 b->mem + p * SIM_PAGE_SIZE);
+        }
+    }
+    r->events_applied += n;
+    r->loop_events += n;
+    r->epoch_pos++;
+}
+
+/* Makes r->pending the next epoch, looping at the end when allowed.  False when the trace
+ * is exhausted (or failed). */
+static bool fetch(SimReplay *r)
+{
+    if (r->have_pending)
+        return true;
+    if (r->exhausted)
+        return false;
+    for (int tries = 0; tries < 2; tries++) {
+        GError *e = NULL;
+        int rc = trace_source_next(r->src, &r->pending, &e);
+        if (rc > 0) {
+            r->have_pending = true;
+            return true;
+        }
+        if (rc < 0) {
+            if (!r->error)
+                r->error = e;
+            else
+                g_error_free(e);
+            r->exhausted = true;
+            return false;
+        }
+        /* End of the trace: loop with times shifted, versions keep growing.  A trace
+         * without writes or without duration never loops (nothing would change). */
+        if (!r->loop || !r->loop_events || r->hdr.duration_ns <= 0 ||
+            !trace_source_rewind(r->src, &e)) {
+            if (e && !r->error)
+                r->error = e;
+            else if (e)
+                g_error_free(e);
+            r->exhausted = true;
+            return false;
+        }
+        r->loop_offset += r->hdr.duration_ns;
+        r->loop_count++;
+        r->epoch_pos = 0;
+        r->loop_events = 0;
+    }
+    r->exhausted = true;
+    return false;
+}
+
+bool sim_replay_due(const SimReplay *r, int64_t tt)
+{
+    if (r->exhausted && !r->have_pending)
+        return false;
+    return !r->have_pending || r->pending.t_ns + r->loop_offset <= tt;
+}
+
+void sim_replay_advance(SimReplay *r, int64_t tt)
+{
+    while (fetch(r) && r->pending.t_ns + r->loop_offset <= tt) {
+        apply(r, &r->pending, true);
+        r->have_pending = false;
+    }
+}
+
+bool sim_replay_seek(SimReplay *r, uint64_t loop_count, uint64_t epoch_pos, int64_t loop_offset,
+                     int64_t tt, GError **err)
+{
+    TraceEpoch ep;
+    int rc = 1;
+
+    for (unsigned i = 0; i < r->nblocks; i++) {
+        SimBlock *b = &r->blk[i];
+        sim_lazy_free(b->meta, meta_bytes(b));
+        b->meta = sim_lazy_alloc(meta_bytes(b));
+        if (!b->meta) {
+            mb_error_set(err, "cannot reserve metadata for block '%s'", r->hdr.blocks[i].name);
+            return false;
+        }
+    }
+    r->events_applied = r->loop_events = 0;
+    r->have_pending = r->exhausted = false;
+    for (uint64_t l = 0; l <= loop_count; l++) {
+        if (!trace_source_rewind(r->src, err))
+            return false;
+        r->epoch_pos = 0;
+        r->loop_events = 0;
+        uint64_t limit = l == loop_count ? epoch_pos : UINT64_MAX;
+        while (r->epoch_pos < limit && (rc = trace_source_next(r->src, &ep, err)) > 0)
+            apply(r, &ep, false);
+        if (rc < 0)
+            return false;
+        if (r->epoch_pos < epoch_pos && l == loop_count) {
+            mb_error_set(err,
+                         "the saved replay position (loop %" G_GUINT64_FORMAT
+                         ", epoch %" G_GUINT64_FORMAT ") is beyond the end of this trace",
+                         loop_count, epoch_pos);
+            return false;
+        }
+    }
+    r->loop_count = loop_count;
+    r->loop_offset = loop_offset;
+    r->tt = tt;
+    return true;
+}
+
+uint64_t sim_replay_log_sync(SimReplay *r, uint64_t *const *bitmaps)
+{
+    uint64_t newly = 0;
+
+    if (!r->logging)
+        return 0;
+    for (unsigned i = 0; i < r->nblocks; i++) {
+        SimBlock *b = &r->blk[i];
+        uint64_t *bm = bitmaps[i], *dirty = b->dirty, *sum = b->summary;
+        size_t sw = summary_words(b);
+        for (size_t s = 0; s < sw; s++) {
+            uint64_t bits = sum[s];
+            if (!bits)
+                continue;
+            sum[s] = 0;
+            while (bits) {
+                size_t w = s * 64 + (size_t)__builtin_ctzll(bits);
+                uint64_t d = dirty[w];
+                dirty[w] = 0;
+                newly += (uint64_t)__builtin_popcountll(d & ~bm[w]);
+                bm[w] |= d;
+                bits &= bits - 1;
+            }
+        }
+    }
+    return newly;
+}
+
+int sim_replay_page_class(const SimReplay *r, unsigned b, uint64_t page, uint32_t *version)
+{
+    uint32_t m = r->blk[b].meta[page];
+    int cls = (int)(m & SIM_META_CLASS_MASK);
+    if (version)
+        *version = SIM_META_VERSION(m);
+    return cls ? cls : sim_content_initial_class(r->content, b, page);
+}
+
+void sim_replay_count_classes(const SimReplay *r, uint64_t counts[TRACE_NCLASSES])
+{
+    memset(counts, 0, sizeof(uint64_t) * TRACE_NCLASSES);
+    for (unsigned b = 0; b < r->nblocks; b++)
+        for (uint64_t p = 0; p < r->blk[b].npages; p++)
+            counts[sim_replay_page_class(r, b, p, NULL) - 1]++;
+}

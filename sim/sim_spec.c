@@ -1,0 +1,160 @@
+/* sim_spec: the simulated guest's command-line spec (the text after "sim:").
+ *
+ *   spec     := [source] {"," option}
+ *   source   := WORKLOAD | PATH | "file=" PATH        (default: hotspot)
+ *   option   := "seed=" N | "loop=" (on|off) | "warmup=" DUR | generator option
+ *
+ * A first word that is not a workload name is a trace file.  Generator options (size=,
+ * rate=, ...) are those of `migbench trace gen` and apply to workloads only; seed= sets a
+ * workload's seed, or overrides a trace file's content seed. */
+#include "sim_internal.h"
+
+#include "mb_error.h"
+#include "mb_util.h"
+
+#include <string.h>
+
+static bool parse_bool(const char *v, bool *out)
+{
+    if (!strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1")) {
+        *out = true;
+        return true;
+    }
+    if (!strcmp(v, "off") || !strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0")) {
+        *out = false;
+        return true;
+    }
+    return false;
+}
+
+void sim_spec_clear(SimSpec *s)
+{
+    g_free(s->path);
+    memset(s, 0, sizeof(*s));
+}
+
+bool sim_spec_parse(const char *spec, SimSpec *out, GError **err)
+{
+    SimSpec s = { 0 };
+    gchar **parts = g_strsplit(spec ? spec : "", ",", -1);
+    GError *e = NULL;
+    bool ok = true;
+    int first = 0;
+
+    s.loop = true;
+    trace_gen_params_init(&s.gen, TRACE_GEN_HOTSPOT);
+    if (parts[0] && *parts[0] && !strchr(parts[0], '=')) {
+        TraceGenKind kind;
+        if (trace_gen_kind_from_name(parts[0], &kind)) {
+            trace_gen_params_init(&s.gen, kind);
+        } else if (g_file_test(parts[0], G_FILE_TEST_EXISTS) || strchr(parts[0], '/') ||
+                   g_str_has_suffix(parts[0], ".trace")) {
+            s.is_file = true;
+            s.path = g_strdup(parts[0]);
+        } else {
+            mb_error_set(err,
+                         "sim: unknown workload or trace file '%s' (workloads: idle, "
+                         "uniform, hotspot, zipf, seq, phases; or a trace file path)",
+                         parts[0]);
+            ok = false;
+        }
+        first = 1;
+    } else if (parts[0] && !*parts[0]) {
+        first = parts[1] ? -1 : 1; /* "" is the default; ",x=y" is malformed */
+    }
+    if (first < 0) {
+        mb_error_set(err, "sim: empty workload name in '%s'", spec);
+        ok = false;
+    }
+    /* Two passes: file= first (it decides what the other options may be). */
+    for (int i = first; ok && parts[i]; i++)
+        if (g_str_has_prefix(parts[i], "file=")) {
+            if (s.is_file) {
+                mb_error_set(err, "sim: two trace files in '%s'", spec);
+                ok = false;
+            }
+            s.is_file = true;
+            g_free(s.path);
+            s.path = g_strdup(parts[i] + 5);
+        }
+    for (int i = first; ok && parts[i]; i++) {
+        char *eq = strchr(parts[i], '=');
+        if (!eq || eq == parts[i]) {
+            mb_error_set(err, "sim: expected option=value, got '%s'", parts[i]);
+            ok = false;
+            break;
+        }
+        *eq = 0;
+        const char *k = parts[i], *v = eq + 1;
+        if (!strcmp(k, "file")) {
+            /* handled above */
+        } else if (!strcmp(k, "seed")) {
+            if (!mb_parse_u64(v, &s.seed)) {
+                mb_error_set(err, "sim: invalid seed '%s'", v);
+                ok = false;
+            }
+            s.has_seed = true;
+            s.gen.seed = s.seed;
+        } else if (!strcmp(k, "loop")) {
+            if (!parse_bool(v, &s.loop)) {
+                mb_error_set(err, "sim: invalid loop '%s' (on or off)", v);
+                ok = false;
+            }
+        } else if (!strcmp(k, "warmup")) {
+            if (!mb_parse_duration(v, &s.warmup_ns, &e)) {
+                mb_error_set(err, "sim: warmup: %s", e->message);
+                g_clear_error(&e);
+                ok = false;
+            }
+        } else if (trace_gen_is_option(k)) {
+            if (s.is_file) {
+                mb_error_set(err,
+                             "sim: option '%s' applies to built-in workloads, not to the "
+                             "trace file %s",
+                             k, s.path);
+                ok = false;
+            } else if (!trace_gen_params_set(&s.gen, k, v, &e)) {
+                mb_error_set(err, "sim: %s", e->message);
+                g_clear_error(&e);
+                ok = false;
+            }
+        } else {
+            mb_error_set(err,
+                         "sim: unknown option '%s' (common: seed, loop, warmup; workload: "
+                         "size, rate, vcpus, duration, epoch, mix, init, hot, share, skew, "
+                         "from, to, phases, ws)",
+                         k);
+            ok = false;
+        }
+        *eq = '=';
+    }
+    if (ok && s.is_file && (!s.path || !*s.path)) {
+        mb_error_set(err, "sim: empty trace file name");
+        ok = false;
+    }
+    if (ok && !s.is_file && !trace_gen_params_check(&s.gen, &e)) {
+        mb_error_set(err, "sim: %s", e->message);
+        g_clear_error(&e);
+        ok = false;
+    }
+    g_strfreev(parts);
+    if (!ok) {
+        sim_spec_clear(&s);
+        return false;
+    }
+    *out = s;
+    return true;
+}
+
+TraceSource *sim_spec_open(const SimSpec *s, uint64_t *file_events, GError **err)
+{
+    *file_events = 0;
+    if (!s->is_file)
+        return trace_gen_new(&s->gen, err);
+    TraceSource *src = trace_open_file(s->path, err);
+    if (src && !trace_source_check(src, file_events, NULL, err)) {
+        trace_source_free(src);
+        return NULL;
+    }
+    return src;
+}

@@ -1,0 +1,444 @@
+/* Unit tests for the trace format: round trip, every corruption kind, the text form. */
+#include "trace.h"
+
+#include "mb_util.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *tmpdir;
+
+/* Removes the test's scratch directory (flat). */
+static void rm_tree(const char *dir)
+{
+    GDir *d = g_dir_open(dir, 0, NULL);
+    const char *n;
+    while (d && (n = g_dir_read_name(d))) {
+        char *p = g_build_filename(dir, n, NULL);
+        g_remove(p);
+        g_free(p);
+    }
+    if (d)
+        g_dir_close(d);
+    g_rmdir(dir);
+}
+
+static char *tmp_path(const char *name)
+{
+    return g_build_filename(tmpdir, name, NULL);
+}
+
+static void make_header(TraceHeader *h)
+{
+    trace_header_init(h);
+    h->nvcpus = 3;
+    h->duration_ns = 1000000000;
+    h->content_seed = 42;
+    TraceMix m = { { 10, 20, 30, 40 } };
+    h->init_mix = m;
+    trace_header_add_block(h, "pc.ram", 64 << 20, false);
+    trace_header_add_block(h, "shm", 1 << 20, true);
+    trace_header_set_provenance(h, "test: round trip\n");
+}
+
+typedef struct {
+    int64_t t;
+    TraceEvent e;
+} Flat;
+
+/* Writes a small trace with a variety of events; returns them flattened. */
+static GArray *write_sample(const char *path, size_t big)
+{
+    TraceHeader h;
+    GError *err = NULL;
+    GArray *all = g_array_new(FALSE, FALSE, sizeof(Flat));
+    MbRand r;
+
+    make_header(&h);
+    mb_rand_seed(&r, 9);
+    TraceWriter *w = trace_writer_new(path, &h, 0, &err);
+    g_assert_no_error(err);
+    int64_t t = 0;
+    for (int ep = 0; ep < 20; ep++) {
+        size_t n = ep == 7 ? big : 1 + mb_rand_below(&r, 50);
+        TraceEvent *ev = g_new(TraceEvent, n);
+        for (size_t i = 0; i < n; i++) {
+            ev[i].block = mb_rand_below(&r, 4) == 0;
+            ev[i].page = mb_rand_below(&r, ev[i].block ? 256 : 16384);
+            if (i % 5 == 0)
+                ev[i].page = ev[i].block ? 255 : 16383; /* big deltas both ways */
+            ev[i].vcpu = (uint32_t)mb_rand_below(&r, 3);
+            ev[i].cls = (uint8_t)mb_rand_below(&r, 5);
+            Flat f = { t, ev[i] };
+            g_array_append_val(all, f);
+        }
+        g_assert_true(trace_writer_add(w, t, ev, n, &err));
+        g_assert_no_error(err);
+        g_free(ev);
+        if (ep % 3)
+            t += 1 + (int64_t)mb_rand_below(&r, 40000000);
+    }
+    g_assert_true(trace_writer_finish(w, &err));
+    g_assert_no_error(err);
+    g_free(h.blocks);
+    g_free(h.provenance);
+    return all;
+}
+
+static GArray *read_all(TraceSource *s, GError **err)
+{
+    GArray *all = g_array_new(FALSE, FALSE, sizeof(Flat));
+    TraceEpoch ep;
+    int rc;
+    while ((rc = trace_source_next(s, &ep, err)) > 0) {
+        g_assert_cmpuint(ep.n, >=, 1);
+        g_assert_cmpuint(ep.n, <=, TRACE_EPOCH_MAX_EVENTS);
+        for (size_t i = 0; i < ep.n; i++) {
+            Flat f = { ep.t_ns, ep.ev[i] };
+            g_array_append_val(all, f);
+        }
+    }
+    if (rc < 0) {
+        g_array_unref(all);
+        return NULL;
+    }
+    return all;
+}
+
+static void assert_same(GArray *a, GArray *b)
+{
+    g_assert_cmpuint(a->len, ==, b->len);
+    for (guint i = 0; i < a->len; i++) {
+        Flat *x = &g_array_index(a, Flat, i), *y = &g_array_index(b, Flat, i);
+        g_assert_cmpint(x->t, ==, y->t);
+        g_assert_cmpuint(x->e.page, ==, y->e.page);
+        g_assert_cmpuint(x->e.block, ==, y->e.block);
+        g_assert_cmpuint(x->e.vcpu, ==, y->e.vcpu);
+        g_assert_cmpuint(x->e.cls, ==, y->e.cls);
+    }
+}
+
+static void test_round_trip(void)
+{
+    char *path = tmp_path("rt.trace");
+    GArray *want = write_sample(path, 200000); /* one epoch longer than the limit */
+    GError *err = NULL;
+    TraceSource *s = trace_open_file(path, &err);
+    g_assert_no_error(err);
+    const TraceHeader *h = trace_source_header(s);
+    g_assert_cmpuint(h->nblocks, ==, 2);
+    g_assert_cmpstr(h->blocks[1].name, ==, "shm");
+    g_assert_true(h->blocks[1].shared);
+    g_assert_cmpuint(h->nvcpus, ==, 3);
+    g_assert_cmpuint(h->content_seed, ==, 42);
+    g_assert_cmpuint(h->init_mix.pct[3], ==, 40);
+    g_assert_cmpstr(h->provenance, ==, "test: round trip\n");
+    for (int pass = 0; pass < 2; pass++) { /* and again after rewind */
+        GArray *got = read_all(s, &err);
+        g_assert_no_error(err);
+        assert_same(want, got);
+        g_array_unref(got);
+        g_assert_true(trace_source_rewind(s, &err));
+    }
+    uint64_t ev, eps;
+    g_assert_true(trace_source_check(s, &ev, &eps, &err));
+    g_assert_cmpuint(ev, ==, want->len);
+    g_assert_cmpuint(eps, >, 20); /* the long epoch was split */
+    trace_source_free(s);
+    g_array_unref(want);
+    g_free(path);
+}
+
+/* Opens and reads to the end; returns the error message or NULL. */
+static char *try_read(const uint8_t *data, size_t len)
+{
+    GError *err = NULL;
+    TraceSource *s = trace_open_memory(data, len, "mem", &err);
+    if (s) {
+        GArray *all = read_all(s, &err);
+        if (all)
+            g_array_unref(all);
+        trace_source_free(s);
+    }
+    if (!err)
+        return NULL;
+    char *m = g_strdup(err->message);
+    g_error_free(err);
+    return m;
+}
+
+static void load_small(uint8_t **data, gsize *len)
+{
+    char *path = tmp_path("small.trace");
+    GArray *a = write_sample(path, 10);
+    g_array_unref(a);
+    g_assert_true(g_file_get_contents(path, (gchar **)data, len, NULL));
+    g_free(path);
+}
+
+static void test_truncation(void)
+{
+    uint8_t *data;
+    gsize len;
+    load_small(&data, &len);
+    char *ok = try_read(data, len);
+    g_assert_null(ok);
+    for (gsize cut = 0; cut < len; cut++) {
+        char *m = try_read(data, cut);
+        g_assert_nonnull(m);
+        g_assert_true(strstr(m, "offset") != NULL);
+        g_free(m);
+    }
+    g_free(data);
+}
+
+static void test_bit_flips(void)
+{
+    uint8_t *data;
+    gsize len;
+    load_small(&data, &len);
+    for (gsize i = 0; i < len; i++) {
+        for (int bit = 0; bit < 8; bit++) {
+            data[i] ^= (uint8_t)(1 << bit);
+            char *m = try_read(data, len);
+            if (!m)
+                g_error("flip of bit %d at offset %zu went unnoticed", bit, (size_t)i);
+            g_assert_true(strstr(m, "offset") != NULL);
+            g_free(m);
+            data[i] ^= (uint8_t)(1 << bit);
+        }
+    }
+    g_free(data);
+}
+
+static void test_foreign_and_future(void)
+{
+    uint8_t *data;
+    gsize len;
+    load_small(&data, &len);
+
+    char *m = try_read((const uint8_t *)"\x7f"
+                                        "ELF\2\1\1\0\0\0\0\0\0\0\0\0\0\0\0",
+                       20);
+    g_assert_nonnull(strstr(m, "not a migbench trace"));
+    g_assert_nonnull(strstr(m, "offset 0"));
+    g_free(m);
+
+    uint8_t *fut = g_memdup2(data, len);
+    mb_st_be32(fut + 8, 2);
+    m = try_read(fut, len);
+    g_assert_nonnull(strstr(m, "version 2"));
+    g_assert_nonnull(strstr(m, "offset 8"));
+    g_free(m);
+    g_free(fut);
+
+    uint8_t *more = g_malloc(len + 3);
+    memcpy(more, data, len);
+    memcpy(more + len, "xyz", 3);
+    m = try_read(more, len + 3);
+    g_assert_nonnull(strstr(m, "after the end marker"));
+    g_free(m);
+    g_free(more);
+
+    m = try_read(NULL, 0);
+    g_assert_nonnull(strstr(m, "not a migbench trace"));
+    g_free(m);
+    g_free(data);
+}
+
+/* A trace of several blocks: dropping or repeating one is caught by the chaining. */
+static void test_block_chaining(void)
+{
+    char *path = tmp_path("multi.trace");
+    TraceHeader h;
+    GError *err = NULL;
+    make_header(&h);
+    TraceWriter *w = trace_writer_new(path, &h, 1, &err);
+    TraceEvent ev[1000];
+    MbRand r;
+    mb_rand_seed(&r, 3);
+    for (int ep = 0; ep < 400; ep++) {
+        for (int i = 0; i < 1000; i++)
+            ev[i] = (TraceEvent){ mb_rand_below(&r, 16384), 0, 0, 2 };
+        g_assert_true(trace_writer_add(w, ep * 1000000, ev, 1000, &err));
+    }
+    g_assert_true(trace_writer_finish(w, &err));
+    uint8_t *data;
+    gsize len;
+    g_assert_true(g_file_get_contents(path, (gchar **)&data, &len, NULL));
+
+    /* Find the blocks. */
+    GArray *offs = g_array_new(FALSE, FALSE, sizeof(gsize));
+    gsize off = 16 + mb_ld_be32(data + 12) + 4;
+    while (!memcmp(data + off, "MBTB", 4)) {
+        g_array_append_val(offs, off);
+        off += 32 + mb_ld_be32(data + off + 8);
+    }
+    g_assert_cmpuint(offs->len, >=, 3);
+    gsize b1 = g_array_index(offs, gsize, 1), b2 = g_array_index(offs, gsize, 2);
+
+    GByteArray *drop = g_byte_array_new();
+    g_byte_array_append(drop, data, (guint)b1);
+    g_byte_array_append(drop, data + b2, (guint)(len - b2));
+    char *m = try_read(drop->data, drop->len);
+    g_assert_nonnull(m);
+    g_assert_nonnull(strstr(m, "does not follow"));
+    g_free(m);
+
+    GByteArray *dup = g_byte_array_new();
+    g_byte_array_append(dup, data, (guint)b2);
+    g_byte_array_append(dup, data + b1, (guint)(len - b1));
+    m = try_read(dup->data, dup->len);
+    g_assert_nonnull(m);
+    g_assert_nonnull(strstr(m, "offset"));
+    g_free(m);
+
+    g_byte_array_unref(drop);
+    g_byte_array_unref(dup);
+    g_array_unref(offs);
+    g_free(data);
+    g_free(h.blocks);
+    g_free(h.provenance);
+    g_free(path);
+}
+
+static void test_writer_checks(void)
+{
+    char *path = tmp_path("bad.trace");
+    TraceHeader h;
+    GError *err = NULL;
+    make_header(&h);
+    TraceWriter *w = trace_writer_new(path, &h, 0, &err);
+    TraceEvent e = { 16384, 0, 0, 1 }; /* one past the end of pc.ram */
+    g_assert_false(trace_writer_add(w, 0, &e, 1, &err));
+    g_assert_nonnull(strstr(err->message, "out of range"));
+    g_clear_error(&err);
+    e.page = 0;
+    g_assert_true(trace_writer_add(w, 10, &e, 1, &err));
+    g_assert_false(trace_writer_add(w, 5, &e, 1, &err)); /* time goes backwards */
+    g_clear_error(&err);
+    trace_writer_abort(w);
+    g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+
+    h.page_size = 3000;
+    g_assert_null(trace_writer_new(path, &h, 0, &err));
+    g_assert_nonnull(strstr(err->message, "page size"));
+    g_clear_error(&err);
+    g_free(h.blocks);
+    g_free(h.provenance);
+    g_free(path);
+}
+
+static void test_mix(void)
+{
+    TraceMix m;
+    GError *err = NULL;
+    g_assert_true(trace_mix_parse("zero:40,random:10,text:30,sparse:20", &m, &err));
+    g_assert_cmpuint(m.pct[2], ==, 30);
+    g_assert_true(trace_mix_parse("text", &m, &err));
+    g_assert_cmpuint(m.pct[2], ==, 100);
+    g_assert_false(trace_mix_parse("zero:40,text:30", &m, &err));
+    g_assert_nonnull(strstr(err->message, "100"));
+    g_clear_error(&err);
+    g_assert_false(trace_mix_parse("zero:40,blue:60", &m, &err));
+    g_assert_nonnull(strstr(err->message, "blue"));
+    g_clear_error(&err);
+    /* Picks follow the weights. */
+    unsigned counts[5] = { 0 };
+    g_assert_true(trace_mix_parse("zero:10,random:20,text:30,sparse:40", &m, NULL));
+    for (uint64_t i = 0; i < 100000; i++)
+        counts[trace_mix_pick(&m, mb_hash3(1, i, 2))]++;
+    g_assert_cmpuint(counts[0], ==, 0);
+    g_assert_cmpint(ABS((int)counts[1] - 10000), <, 800);
+    g_assert_cmpint(ABS((int)counts[4] - 40000), <, 1500);
+}
+
+static void test_text_round_trip(void)
+{
+    char *bin = tmp_path("text.trace"), *txt = tmp_path("text.csv"), *back = tmp_path("back.trace");
+    GError *err = NULL;
+    GArray *want = write_sample(bin, 100);
+
+    g_assert_true(trace_convert(bin, txt, &err));
+    g_assert_no_error(err);
+    g_assert_true(trace_convert(txt, back, &err));
+    g_assert_no_error(err);
+    TraceSource *a = trace_open_file(bin, &err), *b = trace_open_file(back, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(trace_header_digest(trace_source_header(a)), ==,
+                     trace_header_digest(trace_source_header(b)));
+    GArray *got = read_all(b, &err);
+    g_assert_no_error(err);
+    assert_same(want, got);
+    g_array_unref(got);
+    g_array_unref(want);
+    trace_source_free(a);
+    trace_source_free(b);
+    g_free(bin);
+    g_free(txt);
+    g_free(back);
+}
+
+static void test_text_inference_and_errors(void)
+{
+    char *csv = tmp_path("user.csv"), *out = tmp_path("user.trace");
+    GError *err = NULL;
+    const char *text = "# from my tool\n"
+                       "t_ms,addr,class\n"
+                       "1,0x1000,text\n"
+                       "1,0x5000,-\n"
+                       "3,0x800000,random\n";
+    g_assert_true(g_file_set_contents(csv, text, -1, NULL));
+    g_assert_true(trace_convert(csv, out, &err));
+    g_assert_no_error(err);
+    TraceSource *s = trace_open_file(out, &err);
+    const TraceHeader *h = trace_source_header(s);
+    g_assert_cmpuint(h->nblocks, ==, 1);
+    g_assert_cmpuint(h->blocks[0].size, ==, 10ULL << 20); /* page 0x800 rounded up to 2 MiB */
+    g_assert_cmpint(h->duration_ns, ==, 3000000);
+    g_assert_cmpint(h->method, ==, TRACE_METHOD_CONVERTED);
+    GArray *got = read_all(s, &err);
+    g_assert_cmpuint(got->len, ==, 3);
+    g_assert_cmpuint(g_array_index(got, Flat, 1).e.page, ==, 5);
+    g_assert_cmpuint(g_array_index(got, Flat, 1).e.cls, ==, TRACE_CLASS_KEEP);
+    g_assert_cmpint(g_array_index(got, Flat, 2).t, ==, 3000000);
+    g_array_unref(got);
+    trace_source_free(s);
+
+    const char *bad[] = { "t_ns,page\n5,1\n4,2\n",                 /* backwards */
+                          "t_ns,page\n5,1,7\n",                    /* field count */
+                          "t_ns,colour\n1,2\n",                    /* unknown column */
+                          "# block pc.ram 4096\nt_ns,page\n1,1\n", /* outside the block */
+                          "t_ns,page,class\n1,1,purple\n" };
+    const char *want[] = { ":3:", ":2:", ":1:", ":3:", ":2:" };
+    for (unsigned i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_assert_true(g_file_set_contents(csv, bad[i], -1, NULL));
+        g_assert_false(trace_convert(csv, out, &err));
+        g_assert_nonnull(err);
+        if (!strstr(err->message, want[i]))
+            g_error("case %u: '%s' does not name line %s", i, err->message, want[i]);
+        g_clear_error(&err);
+    }
+    g_free(csv);
+    g_free(out);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    tmpdir = g_dir_make_tmp("test_trace_XXXXXX", NULL);
+    g_test_add_func("/trace/round-trip", test_round_trip);
+    g_test_add_func("/trace/truncation", test_truncation);
+    g_test_add_func("/trace/bit-flips", test_bit_flips);
+    g_test_add_func("/trace/foreign-and-future", test_foreign_and_future);
+    g_test_add_func("/trace/block-chaining", test_block_chaining);
+    g_test_add_func("/trace/writer-checks", test_writer_checks);
+    g_test_add_func("/trace/mix", test_mix);
+    g_test_add_func("/trace/text-round-trip", test_text_round_trip);
+    g_test_add_func("/trace/text-inference-and-errors", test_text_inference_and_errors);
+    int rc = g_test_run();
+    rm_tree(tmpdir);
+    g_free(tmpdir);
+    return rc;
+}
