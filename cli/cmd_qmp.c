@@ -34,6 +34,7 @@ typedef struct {
     const char *wait_event;
     int timeout_ms; /* -1: none */
     bool compact, oob;
+    bool shell; /* interactive: events are shown as they come */
     QmpClient *client;
 } QmpCli;
 
@@ -83,6 +84,18 @@ static void print_reply(QmpCli *cli, json_object *rsp)
         g_str_has_prefix(json_object_get_string(id), "migbench-"))
         json_object_object_del(rsp, "id");
     print_json(cli, rsp);
+}
+
+/* In the shell, events that came with a reply are shown before it.  Elsewhere they stay
+ * queued: output stays parseable and --wait-event can still find them. */
+static void show_events(QmpCli *cli)
+{
+    json_object *ev;
+
+    while (cli->shell && (ev = qmp_client_next_event(cli->client))) {
+        print_json(cli, ev);
+        json_object_put(ev);
+    }
 }
 
 /* ---- building a request from qmp-shell style words ---- */
@@ -211,14 +224,11 @@ static bool build_args(char **words, int n, json_object **args, GError **err)
 static int run_command(QmpCli *cli, const char *cmd, json_object *args, bool oob)
 {
     GError *err = NULL;
-    json_object *rsp, *ev;
+    json_object *rsp;
 
     rsp = oob ? qmp_client_execute_oob(cli->client, cmd, args, cli->timeout_ms, &err)
               : qmp_client_execute(cli->client, cmd, args, cli->timeout_ms, &err);
-    while ((ev = qmp_client_next_event(cli->client))) {
-        print_json(cli, ev);
-        json_object_put(ev);
-    }
+    show_events(cli);
     if (!rsp) {
         fprintf(stderr, "migbench qmp: %s\n", err->message);
         g_error_free(err);
@@ -235,7 +245,7 @@ static int run_command(QmpCli *cli, const char *cmd, json_object *args, bool oob
 static int run_raw(QmpCli *cli, const char *line)
 {
     GError *err = NULL;
-    json_object *v, *rsp, *ev;
+    json_object *v, *rsp;
 
     if (!qmp_json_parse(line, strlen(line), &v, &err)) {
         fprintf(stderr, "Error while parsing JSON: %s\n", err->message);
@@ -244,10 +254,7 @@ static int run_raw(QmpCli *cli, const char *line)
     }
     json_object_put(v);
     rsp = qmp_client_send_raw(cli->client, line, cli->timeout_ms, &err);
-    while ((ev = qmp_client_next_event(cli->client))) {
-        print_json(cli, ev);
-        json_object_put(ev);
-    }
+    show_events(cli);
     if (!rsp) {
         fprintf(stderr, "migbench qmp: %s\n", err->message);
         g_error_free(err);
@@ -389,13 +396,9 @@ static int shell_mode(QmpCli *cli)
             break;
         }
         if (pfd[1].revents) {
-            json_object *ev;
             bool alive = qmp_client_poll(cli->client, &err);
             qmp_lineedit_hide(le);
-            while ((ev = qmp_client_next_event(cli->client))) {
-                print_json(cli, ev);
-                json_object_put(ev);
-            }
+            show_events(cli);
             if (!alive) {
                 printf("Disconnected: %s\n", err->message);
                 g_clear_error(&err);
@@ -524,6 +527,7 @@ int cmd_qmp_main(int argc, char **argv)
     } else if (cli.wait_event) {
         status = wait_event(&cli);
     } else if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+        cli.shell = true;
         status = shell_mode(&cli);
     } else {
         status = script_mode(&cli);

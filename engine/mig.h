@@ -32,6 +32,10 @@ typedef struct {
     bool exit_on_incoming_error;
     /* -S: do not start the guest (and do not autostart after an incoming migration). */
     bool start_paused;
+    /* When set, a JSON report is written here at the end of each migration (mig_report.h). */
+    const char *report_path;
+    /* When set, a scenario file of actions run at exact points of a migration (mig_scenario.h). */
+    const char *scenario_path;
     /* Called on the main context when `quit` was executed (after its reply). */
     void (*on_quit)(void *opaque);
     void *on_quit_opaque;

@@ -4,6 +4,8 @@
  * QEMU's order with QEMU's texts, then hands the work to the source or destination side. */
 #include "mb_util.h"
 #include "mig_internal.h"
+#include "mig_report.h"
+#include "mig_scenario.h"
 #include "mig_stream.h"
 
 #include <fcntl.h>
@@ -49,8 +51,7 @@ static json_object *cmd_query_caps(QmpRequest *req, json_object *args, GError **
     return mig_caps_query(&((MigEngine *)op)->caps);
 }
 
-/* Applies a validated MigrateSetParameters object, with QEMU's live effects. */
-static bool set_params(MigEngine *e, json_object *params, GError **err)
+bool mig_apply_params(MigEngine *e, json_object *params, GError **err)
 {
     bool changed[MP__MAX] = { 0 };
 
@@ -72,7 +73,7 @@ static bool set_params(MigEngine *e, json_object *params, GError **err)
 
 static json_object *cmd_set_params(QmpRequest *req, json_object *args, GError **err, void *op)
 {
-    set_params(op, args, err);
+    mig_apply_params(op, args, err);
     return NULL;
 }
 
@@ -81,13 +82,25 @@ static json_object *cmd_query_params(QmpRequest *req, json_object *args, GError 
     return mig_params_query(&((MigEngine *)op)->params);
 }
 
-/* Sets one parameter as if migrate-set-parameters had been called with it. */
-static void set_one(MigEngine *e, const char *name, json_object *value, GError **err)
+/* Sets one parameter as if migrate-set-parameters had been called with it (borrows
+ * value).  An int given for a 'size' parameter wraps, as the schema layer would do. */
+bool mig_apply_one_param(MigEngine *e, const char *name, json_object *value, GError **err)
 {
     json_object *p = json_object_new_object();
-    json_object_object_add(p, name, value);
-    set_params(e, p, err);
+    int64_t n = json_object_get_int64(value);
+    bool is_size = !strcmp(name, "xbzrle-cache-size");
+
+    json_object_object_add(
+        p, name, is_size && n < 0 ? json_object_new_uint64((uint64_t)n) : json_object_get(value));
+    bool ok = mig_apply_params(e, p, err);
     json_object_put(p);
+    return ok;
+}
+
+static void set_one(MigEngine *e, const char *name, json_object *value, GError **err)
+{
+    mig_apply_one_param(e, name, value, err);
+    json_object_put(value);
 }
 
 static json_object *cmd_set_speed(QmpRequest *req, json_object *args, GError **err, void *op)
@@ -100,10 +113,7 @@ static json_object *cmd_set_cache_size(QmpRequest *req, json_object *args, GErro
 {
     /* The schema doc promises rounding down to a power of 2; QEMU does not round and
      * rejects the value instead (docs/quirks.md).  An int given for a size wraps. */
-    json_object *v = ARG("value");
-    int64_t n = json_object_get_int64(v);
-    set_one(op, "xbzrle-cache-size",
-            n < 0 ? json_object_new_uint64((uint64_t)n) : json_object_get(v), err);
+    set_one(op, "xbzrle-cache-size", json_object_get(ARG("value")), err);
     return NULL;
 }
 
@@ -339,6 +349,9 @@ static bool migrate_prepare(MigEngine *e, json_object *args, GError **err)
     e->out.vm_was_running = false;
     atomic_store(&e->out.start_postcopy, false);
     g_mutex_unlock(&e->out.lock);
+    mig_report_reset(e);
+    if (e->scenario)
+        mig_scenario_rearm(e->scenario);
     mig_set_state(e, &e->out.state, MIG_NONE, MIG_SETUP);
     e->out.start_time = mb_guest_now(e->guest) / 1000000;
     g_mutex_lock(&e->out.lock);

@@ -6,6 +6,7 @@
  * reports completed.  A failed load leaves the vm up in 'failed' with an error-desc naming
  * what and where (QEMU exits instead; --incoming-exit-on-error restores that). */
 #include "mb_util.h"
+#include "mig_report.h"
 #include "mig_stream.h"
 
 #include <stdlib.h>
@@ -72,6 +73,7 @@ static gpointer incoming_thread(gpointer opaque)
         g_clear_error(&err);
         return NULL;
     }
+    int64_t t0 = mb_monotonic_ns();
     MigFile *f = mig_file_new(c, false);
     g_mutex_lock(&e->in.lock);
     e->in.file = f;
@@ -80,9 +82,12 @@ static gpointer incoming_thread(gpointer opaque)
     bool ok = mig_loadvm(e, f, &rp, &err);
     if (ok && !e->guest->ops->verify(e->guest, &err))
         ok = false;
+    int64_t load_ms = (mb_monotonic_ns() - t0) / 1000000;
     if (ok) {
         finish_incoming(e);
+        mig_report_dest_end(e, true, NULL, load_ms);
     } else {
+        mig_report_dest_end(e, false, err->message, load_ms);
         fail_incoming(e, err);
     }
     send_shut(rp, !ok);

@@ -1,6 +1,8 @@
 /* mig_engine: creation and teardown of the engine of one vm (see mig.h), plus the small
  * shared helpers (semaphore, sticky errors). */
 #include "mig_internal.h"
+#include "mig_report.h"
+#include "mig_scenario.h"
 
 #include <string.h>
 
@@ -71,11 +73,21 @@ MigEngine *mig_engine_new(QmpServer *qmp, const Schema *schema, MbGuest *guest,
         g_free(e);
         return NULL;
     }
+    if (cfg->scenario_path) {
+        e->scenario = mig_scenario_load(cfg->scenario_path, schema, err);
+        if (!e->scenario) {
+            mig_params_clear(&e->params);
+            mig_caps_clear(&e->caps);
+            g_free(e);
+            return NULL;
+        }
+    }
     g_mutex_init(&e->rs_lock);
     g_mutex_init(&e->out.lock);
     g_cond_init(&e->out.wake);
     g_mutex_init(&e->in.lock);
     mig_sem_init(&e->out.pause_sem);
+    e->out.passes = g_array_new(FALSE, TRUE, sizeof(MigPassRecord));
     atomic_init(&e->out.state, MIG_NONE);
     atomic_init(&e->in.state, MIG_NONE);
     e->autostart = !cfg->start_paused;
@@ -113,11 +125,13 @@ void mig_engine_free(MigEngine *e)
     json_object_put(e->in.socket_address);
     g_free(e->in.guest_state_runstate);
     mig_sem_clear(&e->out.pause_sem);
+    g_array_free(e->out.passes, TRUE);
     g_cond_clear(&e->out.wake);
     g_mutex_clear(&e->out.lock);
     g_mutex_clear(&e->in.lock);
     g_mutex_clear(&e->rs_lock);
     mig_params_clear(&e->params);
     mig_caps_clear(&e->caps);
+    mig_scenario_free(e->scenario);
     g_free(e);
 }

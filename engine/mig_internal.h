@@ -83,6 +83,7 @@ typedef struct MigOutgoing {
     /* Owned by the migration thread while it runs. */
     MigCounters live;
     struct MigRam *ram;
+    GArray *passes; /* MigPassRecord, guarded by lock */
 } MigOutgoing;
 
 typedef struct MigIncoming {
@@ -113,7 +114,7 @@ struct MigEngine {
     RunState runstate;
     bool autostart;
 
-    MigCounters accum; /* 4.0: RAM counters are never reset between migrations */
+    struct MigScenario *scenario; /* --scenario, or NULL */
     MigOutgoing out;
     MigIncoming in;
 };
@@ -129,6 +130,10 @@ void mig_in_set_error(MigEngine *e, const GError *err);
 
 /* mig_cmds.c: undoes blk/inc options of `migrate` when the migration ends. */
 void mig_block_options_undo(MigEngine *e);
+
+/* mig_cmds.c: migrate-set-parameters semantics (validated args) with live effects. */
+bool mig_apply_params(MigEngine *e, json_object *params, GError **err);
+bool mig_apply_one_param(MigEngine *e, const char *name, json_object *value, GError **err);
 
 /* mig_source.c */
 bool mig_source_start(MigEngine *e, GError **err);

@@ -6,6 +6,8 @@
 #include "mb_bitmap.h"
 #include "mb_util.h"
 #include "mig_ram.h"
+#include "mig_report.h"
+#include "mig_scenario.h"
 #include "mig_stream.h"
 
 #include <string.h>
@@ -157,12 +159,21 @@ static void ram_sync(MigRam *r)
         r->num_dirty_pages_period = 0;
         r->bytes_xfer_prev = bytes_xfer_now;
     }
+    MigPassRecord rec = { .pass = r->c->dirty_sync_count,
+                          .time_ms = end_time - e->out.start_time,
+                          .transferred = r->c->transferred,
+                          .remaining = r->c->remaining,
+                          .new_dirty_pages = n,
+                          .dirty_pages_rate = r->c->dirty_pages_rate,
+                          .throttle_pct = e->out.pub.throttle_pct };
+    mig_report_pass(e, &rec);
     if (mig_cap(e, MIG_CAP_EVENTS)) {
         json_object *d = json_object_new_object();
         json_object_object_add(d, "pass", json_object_new_int64((int64_t)r->c->dirty_sync_count));
         qmp_server_emit_event(e->qmp, "MIGRATION_PASS", d);
     }
     mig_source_publish(e);
+    mig_scenario_on_pass(e, r->c->dirty_sync_count);
 }
 
 /* The page header: be64 offset|flags, plus the block name unless CONTINUE applies. */

@@ -7,6 +7,8 @@
  * through the simulated link, so every figure is deterministic. */
 #include "mb_util.h"
 #include "mig_ram.h"
+#include "mig_report.h"
+#include "mig_scenario.h"
 #include "mig_stream.h"
 
 #include <string.h>
@@ -147,6 +149,7 @@ bool mig_source_rate_limit(MigEngine *e)
     int64_t now = now_ms(e);
 
     update_counters(s, now);
+    mig_scenario_on_time(e, now - e->out.start_time);
     if (mig_file_rate_limited(s->f) && !mig_file_error(s->f)) {
         int64_t until = s->iteration_start + BUFFER_DELAY_MS;
         if (until > now)
@@ -213,6 +216,7 @@ static bool maybe_pause(MigSource *s, MigStatus *cur, MigStatus next)
     if (atomic_load(&e->out.state) != MIG_CANCELLING) {
         mig_set_state(e, &e->out.state, *cur, MIG_PRE_SWITCHOVER);
         mig_source_publish(e);
+        mig_scenario_on_status(e, MIG_PRE_SWITCHOVER);
         mig_sem_wait(&e->out.pause_sem);
         mig_set_state(e, &e->out.state, MIG_PRE_SWITCHOVER, next);
         *cur = next;
@@ -432,6 +436,7 @@ cleanup:
         e->out.must_remove_block_options = false;
         mig_block_options_undo(e);
     }
+    mig_report_source_end(e);
     g_free(s);
     return NULL;
 }

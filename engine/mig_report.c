@@ -1,0 +1,89 @@
+/* mig_report: per-pass history and the end-of-migration report file (see mig_report.h). */
+#include "mig_report.h"
+#include "mig_internal.h"
+
+#include <stdio.h>
+
+void mig_report_reset(MigEngine *e)
+{
+    g_mutex_lock(&e->out.lock);
+    g_array_set_size(e->out.passes, 0);
+    g_mutex_unlock(&e->out.lock);
+}
+
+void mig_report_pass(MigEngine *e, const MigPassRecord *rec)
+{
+    g_mutex_lock(&e->out.lock);
+    g_array_append_val(e->out.passes, *rec);
+    g_mutex_unlock(&e->out.lock);
+}
+
+json_object *mig_report_passes_json(MigEngine *e)
+{
+    json_object *a = json_object_new_array();
+
+    g_mutex_lock(&e->out.lock);
+    for (guint i = 0; i < e->out.passes->len; i++) {
+        const MigPassRecord *r = &g_array_index(e->out.passes, MigPassRecord, i);
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "pass", json_object_new_uint64(r->pass));
+        json_object_object_add(o, "time-ms", json_object_new_int64(r->time_ms));
+        json_object_object_add(o, "transferred", json_object_new_uint64(r->transferred));
+        json_object_object_add(o, "remaining", json_object_new_uint64(r->remaining));
+        json_object_object_add(o, "new-dirty-pages", json_object_new_uint64(r->new_dirty_pages));
+        json_object_object_add(o, "dirty-pages-rate", json_object_new_uint64(r->dirty_pages_rate));
+        json_object_object_add(o, "cpu-throttle-percentage", json_object_new_int(r->throttle_pct));
+        json_object_array_add(a, o);
+    }
+    g_mutex_unlock(&e->out.lock);
+    return a;
+}
+
+static void write_report(MigEngine *e, json_object *o)
+{
+    if (!e->cfg.report_path)
+        return;
+    /* Written to a temporary name and renamed, so a reader never sees half a report. */
+    gchar *tmp = g_strdup_printf("%s.tmp", e->cfg.report_path);
+    const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
+    GError *err = NULL;
+    if (!g_file_set_contents(tmp, text, -1, &err) || rename(tmp, e->cfg.report_path) != 0) {
+        g_printerr("migbench: cannot write report %s: %s\n", e->cfg.report_path,
+                   err ? err->message : g_strerror(errno));
+        g_clear_error(&err);
+    }
+    g_free(tmp);
+}
+
+void mig_report_source_end(MigEngine *e)
+{
+    json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "role", json_object_new_string("source"));
+    json_object_object_add(o, "guest", json_object_new_string(e->guest->ops->describe(e->guest)));
+    json_object *info = e->guest->ops->info ? e->guest->ops->info(e->guest) : NULL;
+    if (info)
+        json_object_object_add(o, "guest-info", info);
+    json_object_object_add(o, "query-migrate", mig_query_migrate(e));
+    json_object_object_add(o, "passes", mig_report_passes_json(e));
+    write_report(e, o);
+    json_object_put(o);
+}
+
+void mig_report_dest_end(MigEngine *e, bool ok, const char *error, int64_t load_ms)
+{
+    json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "role", json_object_new_string("destination"));
+    json_object_object_add(o, "guest", json_object_new_string(e->guest->ops->describe(e->guest)));
+    json_object_object_add(o, "status", json_object_new_string(ok ? "completed" : "failed"));
+    json_object_object_add(o, "verified", json_object_new_boolean(ok));
+    if (error)
+        json_object_object_add(o, "error-desc", json_object_new_string(error));
+    json_object_object_add(o, "load-wall-ms", json_object_new_int64(load_ms));
+    json_object *info = e->guest->ops->info ? e->guest->ops->info(e->guest) : NULL;
+    if (info)
+        json_object_object_add(o, "guest-info", info);
+    write_report(e, o);
+    json_object_put(o);
+}

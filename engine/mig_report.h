@@ -1,0 +1,39 @@
+/* mig_report: what a vm records about its migrations for `migbench run` and golden files.
+ *
+ * The source keeps one record per dirty-bitmap sync (pass) in guest time, so the per-pass
+ * figures of a sim run are deterministic (a client polling query-migrate would sample at
+ * wall-clock moments instead).  When a migration ends, the vm writes a JSON report to the
+ * file given with --report: the passes, the final query-migrate, and on the destination the
+ * load and verification outcome. */
+#ifndef MIG_REPORT_H
+#define MIG_REPORT_H
+
+#include <glib.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct MigEngine MigEngine;
+
+typedef struct {
+    uint64_t pass;
+    int64_t time_ms;          /* since migrate */
+    uint64_t transferred;     /* ram.transferred at the sync */
+    uint64_t remaining;       /* dirty bytes after the sync */
+    uint64_t new_dirty_pages; /* pages newly dirtied since the previous sync */
+    uint64_t dirty_pages_rate;
+    int throttle_pct;
+} MigPassRecord;
+
+/* Source thread, at each sync. */
+void mig_report_pass(MigEngine *e, const MigPassRecord *rec);
+/* Forgets the previous migration's passes (migrate_init). */
+void mig_report_reset(MigEngine *e);
+/* Writes the source report if --report was given (after the migration ended). */
+void mig_report_source_end(MigEngine *e);
+/* Writes the destination report if --report was given. */
+void mig_report_dest_end(MigEngine *e, bool ok, const char *error, int64_t load_ms);
+/* The recorded passes as a JSON array. */
+json_object *mig_report_passes_json(MigEngine *e);
+
+#endif
