@@ -132,6 +132,15 @@ static bool check_footer(MigLoad *ld, const SeenSection *s, GError **err)
     return true;
 }
 
+/* After a section's data: a stream error (truncation) is reported as such, before the
+ * footer check would misname it. */
+static bool load_section_end(MigLoad *ld, const SeenSection *s, GError **err)
+{
+    if (mig_file_error(ld->f))
+        return stream_error(ld, err);
+    return check_footer(ld, s, err);
+}
+
 static bool load_globalstate(MigLoad *ld, GError **err)
 {
     char rs[101] = { 0 };
@@ -202,7 +211,7 @@ static bool load_section_start(MigLoad *ld, GError **err)
         return failf(ld, err, "savevm: unsupported version %u for '%s' v%u", s.version, s.idstr,
                      max_version);
     g_array_append_val(ld->sections, s);
-    return load_section_data(ld, &s, err) && check_footer(ld, &s, err);
+    return load_section_data(ld, &s, err) && load_section_end(ld, &s, err);
 }
 
 static bool load_section_part(MigLoad *ld, GError **err)
@@ -212,7 +221,7 @@ static bool load_section_part(MigLoad *ld, GError **err)
     for (guint i = 0; i < ld->sections->len; i++) {
         SeenSection *s = &g_array_index(ld->sections, SeenSection, i);
         if (s->id == id)
-            return load_section_data(ld, s, err) && check_footer(ld, s, err);
+            return load_section_data(ld, s, err) && load_section_end(ld, s, err);
     }
     return failf(ld, err, "Unknown savevm section %u", id);
 }

@@ -143,6 +143,18 @@ class QMPClient:
             if "event" in m:
                 self.events.append(m)
 
+    def wait_activity(self, timeout):
+        """Blocks until one more event arrives (queued, not consumed) or timeout passes;
+        returns False on timeout."""
+        deadline = time.monotonic() + timeout
+        try:
+            m = self._read_message(deadline)
+        except QMPTimeout:
+            return False
+        if "event" in m:
+            self.events.append(m)
+        return True
+
     def drain_events(self, name=None):
         """Returns and removes every queued event (of `name`, if given)."""
         self.poll_events()

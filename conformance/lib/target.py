@@ -47,7 +47,8 @@ class Vm:
         return QMPClient(self.qmp_path, timeout=timeout, negotiate=negotiate, oob=oob)
 
     def output(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 
