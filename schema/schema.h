@@ -22,31 +22,33 @@ typedef struct SchemaType SchemaType;
 
 /* Meta-types, as query-qmp-schema names them. */
 typedef enum {
-    SCHEMA_META_BUILTIN,   /* str, int, int8..uint64, size, number, bool, null, any, QType */
-    SCHEMA_META_ENUM,
+    SCHEMA_META_BUILTIN, /* str, int, int8..uint64, size, number, bool, null, any */
+    SCHEMA_META_ENUM,    /* also the predefined QType, as in QEMU */
     SCHEMA_META_ARRAY,
-    SCHEMA_META_OBJECT,    /* struct, union (flat or simple), implicit arg/event objects */
+    SCHEMA_META_OBJECT, /* struct, union (flat or simple), implicit arg/event objects */
     SCHEMA_META_ALTERNATE,
 } SchemaMeta;
 
 typedef struct {
-    const char *name;         /* member name without the '*' */
+    const char *name; /* member name without the '*' */
     const SchemaType *type;
     bool optional;
 } SchemaMember;
 
 typedef struct {
     const char *name;
-    const SchemaType *args;   /* an OBJECT type (possibly implicit), or NULL for no 'data' */
-    const SchemaType *ret;    /* NULL when the command has no 'returns' */
+    const SchemaType *args; /* an OBJECT type (possibly implicit), or NULL for no 'data' */
+    const SchemaType *ret;  /* NULL when the command has no 'returns' */
     bool boxed;
     bool allow_oob;
     const char *const *features; /* NULL-terminated, possibly empty */
+    bool allow_preconfig;        /* may run in QEMU's preconfig state */
+    bool success_response;       /* false: the command sends no reply on success */
 } SchemaCommand;
 
 typedef struct {
     const char *name;
-    const SchemaType *data;   /* OBJECT type or NULL */
+    const SchemaType *data; /* OBJECT type or NULL */
     bool boxed;
 } SchemaEvent;
 
@@ -73,8 +75,7 @@ bool schema_load_builtin(Schema *s, const char *name, GError **err);
 
 /* Loads QAPI text from memory (fuzzing, tests).  `name` is used in error locations;
  * includes resolve within the bundle. */
-bool schema_load_buffer(Schema *s, const char *name, const char *text, size_t len,
-                        GError **err);
+bool schema_load_buffer(Schema *s, const char *name, const char *text, size_t len, GError **err);
 
 /* Resolves every type reference and checks the whole schema (unknown types, duplicate
  * names or members, bad union bases/discriminators, ...).  Must be called once, after the
@@ -99,7 +100,7 @@ const SchemaCommand *schema_command_at(const Schema *s, size_t i);
 size_t schema_event_count(const Schema *s);
 const SchemaEvent *schema_event_at(const Schema *s, size_t i);
 
-const char *schema_type_name(const SchemaType *t);     /* e.g. "MigrationInfo", "['str']" */
+const char *schema_type_name(const SchemaType *t); /* e.g. "MigrationInfo", "['str']" */
 SchemaMeta schema_type_meta(const SchemaType *t);
 /* For ARRAY: the element type. */
 const SchemaType *schema_type_element(const SchemaType *t);
@@ -120,21 +121,30 @@ bool schema_enum_has(const Schema *s, const char *enum_name, const char *value);
 
 /* Validates the "arguments" object of a QMP command exactly as QEMU's generated marshaller
  * and QObject input visitor would, before any handler runs.  `args` may be NULL (no
- * "arguments" member).  Errors are MB_ERROR / MB_ERR_GENERIC with QEMU's texts, e.g.
+ * "arguments" member); anything but a JSON object fails with "QMP input member 'arguments'
+ * must be an object".  Members are checked in schema order, the first error wins, and
+ * unexpected keys of an object are reported when its members are done.  Errors are
+ * MB_ERROR / MB_ERR_GENERIC with QEMU's texts, e.g.
  *   "Parameter 'uri' is missing"
  *   "Parameter 'foo' is unexpected"
- *   "Invalid parameter type for 'value', expected: integer"
- *   "Parameter 'compress-level' expects uint8"
- *   "Invalid parameter 'bogus'"                     (unknown enum value)
+ *   "Invalid parameter type for 'value', expected: integer"   (also number, boolean,
+ *                                                 string, object, array, null)
+ *   "Parameter 'xbzrle-cache-size' expects uint64" (size/uint64 given a non-integer)
+ *   "Parameter 'to' expects uint16_t"              (intN/uintN out of range; QEMU names
+ *                                                 the member without its path here)
+ *   "Invalid parameter 'bogus'"                     (unknown enum value: the value)
+ *   "Invalid parameter type for 'tls-creds', expected: StrOrNull"   (no alternate branch)
  *   "Parameter 'capabilities[0].state' is missing"  (nested paths as QEMU prints them)
  * Normalises in place what QEMU's visitor converts: a negative integer given for a 'size'
  * or 'uint64' member is replaced by its uint64 wrap-around (json_object_new_uint64). */
 bool schema_validate_args(const Schema *s, const SchemaCommand *cmd, json_object *args,
                           GError **err);
 
-/* Validates any value against a type; `path` is the member path used in messages. */
-bool schema_validate_value(const Schema *s, const SchemaType *t, json_object *v,
-                           const char *path, GError **err);
+/* Validates any value against a type, as visit_type_T(v, path, ...) would in QEMU; `path`
+ * is the name used in messages (NULL: "<anonymous>").  Values inside `v` are normalised
+ * like schema_validate_args does; `v` itself cannot be replaced and is left as it is. */
+bool schema_validate_value(const Schema *s, const SchemaType *t, json_object *v, const char *path,
+                           GError **err);
 
 /* ---- introspection ---- */
 
@@ -144,7 +154,9 @@ bool schema_validate_value(const Schema *s, const SchemaType *t, json_object *v,
  * names of non-builtin types are replaced by numbers like QEMU does ("0" is q_empty). */
 json_object *schema_introspect(const Schema *s, bool mask);
 
-/* The return value of query-commands: [{"name": ...}, ...] for every command. */
+/* The return value of query-commands: [{"name": ...}, ...] for every command, in QEMU's
+ * order (the reverse of registration: generated commands in schema order, then the
+ * 'gen': false ones). */
 json_object *schema_query_commands(const Schema *s);
 
 #endif
