@@ -158,4 +158,9 @@ def test_cancel_retry_does_not_leak(vms):
     for _ in range(100):
         cycle()
     assert fd_count(pid) == fds
-    assert rss_kib(pid) < rss + 8 * 1024, (rss, rss_kib(pid))
+    with open(f"/proc/{pid}/maps") as f:
+        asan = "libasan" in f.read()
+    if not asan:
+        # Under ASan freed memory sits in its quarantine, so RSS says nothing there; the
+        # vm's LeakSanitizer report at exit (checked by the fixture) covers leaks instead.
+        assert rss_kib(pid) < rss + 8 * 1024, (rss, rss_kib(pid))
