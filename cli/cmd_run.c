@@ -239,11 +239,19 @@ static bool call_ok(RunVm *vm, const char *cmd, json_object *args, GError **err)
 /* VALUE of --param: JSON when it parses, else a size with suffix, else a string. */
 static json_object *param_value(const char *text)
 {
-    json_object *v = json_tokener_parse(text);
+    /* json_tokener_parse() would accept a prefix ("1G" -> 1): require the whole text. */
+    json_tokener *tok = json_tokener_new();
+    int len = (int)strlen(text);
+    json_object *v = json_tokener_parse_ex(tok, text, len);
+    if (!v && json_tokener_get_error(tok) == json_tokener_continue)
+        v = json_tokener_parse_ex(tok, "", 1); /* a bare number needs its end seen */
+    bool whole = v && json_tokener_get_parse_end(tok) >= (size_t)len;
     uint64_t n;
 
-    if (v)
+    json_tokener_free(tok);
+    if (whole)
         return v;
+    json_object_put(v);
     if (mb_parse_size(text, &n, NULL))
         return json_object_new_uint64(n);
     return json_object_new_string(text);
