@@ -263,6 +263,10 @@ typedef struct {
     const char *preload_path; /* the preload library; NULL = the copy built into migbench */
     bool handle_signals;      /* SIGINT/SIGTERM end the recording cleanly (CLI) */
     bool progress;            /* live progress line on a TTY */
+    /* Called after the baseline (samples = 0) and after every sample, from the recording
+     * thread; lets tests and tools act in step with the recorder.  May be NULL. */
+    void (*on_sample)(void *opaque, uint64_t samples);
+    void *opaque;
 } TraceRecordOptions;
 
 typedef struct {

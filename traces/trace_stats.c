@@ -93,7 +93,7 @@ TraceStats *trace_stats_compute(TraceSource *s, int64_t window_ns, GError **err)
     trace_header_copy(&st->hdr, h);
     st->name = g_strdup(trace_source_name(s));
     if (window_ns <= 0)
-        window_ns = h->duration_ns >= 20 ? h->duration_ns / 20 : 1000000000;
+        window_ns = h->duration_ns >= 20 ? (h->duration_ns + 19) / 20 : 1000000000;
     if (h->duration_ns / window_ns >= MAX_WINDOWS)
         window_ns = h->duration_ns / (MAX_WINDOWS - 1) + 1;
     st->window_ns = window_ns;
