@@ -137,7 +137,8 @@ static json_object *run_command(QmpRequest *r, const SchemaCommand *cmd, json_ob
     return ret ? ret : json_object_new_object();
 }
 
-/* QEMU's qmp_dispatch() for one message; returns the response. */
+/* QEMU's qmp_dispatch() for one message; returns the response, or NULL for a command
+ * that answers nothing when it succeeds. */
 static json_object *dispatch(QmpRequest *r, json_object *req)
 {
     QmpSession *s = r->sess;
@@ -165,6 +166,11 @@ static json_object *dispatch(QmpRequest *r, json_object *req)
         goto out;
     }
     ret = run_command(r, cmd, json_object_object_get(req, "arguments"), &err);
+    if (!err && !cmd->success_response) {
+        /* QEMU's QCO_NO_SUCCESS_RESP: nothing at all is sent on success. */
+        json_object_put(ret);
+        return NULL;
+    }
 out:
     if (err) {
         if (!s->negotiated && g_error_matches(err, MB_ERROR, MB_ERR_COMMAND_NOT_FOUND)) {
@@ -195,7 +201,8 @@ static void handle(QmpSession *s, json_object *msg, GError *ferr)
         rsp = error_response(ferr); /* a framing error: no id to echo */
     else
         rsp = dispatch(&r, msg);
-    qmp_send_message(s, rsp);
+    if (rsp)
+        qmp_send_message(s, rsp);
     json_object_put(rsp);
     if (r.after)
         qmp_session_after_reply(s, r.after);

@@ -214,13 +214,13 @@ void qmp_session_send(QmpSession *s, const char *text, size_t len)
         release_after(s, false);
         return;
     }
-    if (s->out->len - s->out_off > s->srv->limits.out_max) {
-        g_debug("qmp: dropping a client with %zu bytes of unread output", s->out->len - s->out_off);
-        qmp_session_close(s);
-        return;
-    }
     qmp_session_ref(s);
     flush_output(s);
+    if (!s->dead && s->out->len - s->out_off > s->srv->limits.out_max) {
+        /* A client that stopped reading (events pile up): let it go. */
+        g_debug("qmp: dropping a client with %zu bytes of unread output", s->out->len - s->out_off);
+        qmp_session_close(s);
+    }
     if (!s->dead)
         update_watches(s);
     qmp_session_unref(s);
