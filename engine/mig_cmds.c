@@ -63,6 +63,10 @@ bool mig_apply_params(MigEngine *e, json_object *params, GError **err)
         /* The rate limit changes at once, for the phase the migration is in. */
         if (changed[MP_MAX_BANDWIDTH] && !mig_status_in_postcopy(s))
             mig_file_set_rate_limit(e->out.file, mig_params_num(&e->params, MP_MAX_BANDWIDTH) / 10);
+        /* The running migration resizes its XBZRLE cache at its next step (QEMU 4.0/5.0
+         * never resized a live cache; docs/quirks.md). */
+        if (changed[MP_XBZRLE_CACHE_SIZE])
+            atomic_store(&e->out.xbzrle_resize, mig_params_num(&e->params, MP_XBZRLE_CACHE_SIZE));
         if (changed[MP_MAX_POSTCOPY_BANDWIDTH] && mig_status_in_postcopy(s))
             mig_file_set_rate_limit(e->out.file,
                                     mig_params_num(&e->params, MP_MAX_POSTCOPY_BANDWIDTH) / 10);

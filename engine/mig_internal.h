@@ -80,6 +80,7 @@ typedef struct MigOutgoing {
     bool must_remove_block_options;
     MigSem pause_sem;
     atomic_bool start_postcopy;
+    _Atomic uint64_t xbzrle_resize; /* new cache size for the running migration, or 0 */
     /* Owned by the migration thread while it runs. */
     MigCounters live;
     struct MigRam *ram;

@@ -16,6 +16,11 @@ typedef struct MigRam MigRam;
 MigRam *mig_ram_new(MigEngine *e, MigFile *f);
 void mig_ram_free(MigRam *r);
 
+/* Allocates the XBZRLE cache when the capability is on (xbzrle-cache-size bytes). */
+bool mig_ram_xbzrle_setup(MigRam *r, GError **err);
+/* Resizes a live XBZRLE cache (xbzrle-cache-size changed during the migration). */
+bool mig_ram_xbzrle_resize(MigRam *r, uint64_t bytes, GError **err);
+
 /* START section payload: bitmaps all dirty, dirty log on, first sync (pass 1), block list,
  * EOS.  The caller writes the section header/footer. */
 void mig_ram_save_setup(MigRam *r);

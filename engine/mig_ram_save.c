@@ -9,6 +9,7 @@
 #include "mig_report.h"
 #include "mig_scenario.h"
 #include "mig_stream.h"
+#include "mig_xbzrle.h"
 
 #include <string.h>
 
@@ -35,8 +36,18 @@ struct MigRam {
     uint64_t num_dirty_pages_period;
     uint64_t bytes_xfer_prev;
     unsigned dirty_rate_high_cnt;
+    uint64_t *block_offset; /* RAM address of each block (XBZRLE cache index) */
+    /* Pages sent by iterate rounds (QEMU's target_page_count) and their period marks. */
+    uint64_t target_page_count, target_page_count_prev;
+    uint64_t xbzrle_cache_miss_prev;
+    uint64_t compress_busy_prev, compress_pages_prev, compressed_size_prev;
+    MigXbzrleCache *xbzrle; /* when the xbzrle capability is on */
     uint8_t scratch[MB_TARGET_PAGE_SIZE];
+    uint8_t xbzrle_current[MB_TARGET_PAGE_SIZE];
+    uint8_t xbzrle_encoded[MB_TARGET_PAGE_SIZE];
 };
+
+static const uint8_t zero_page[MB_TARGET_PAGE_SIZE];
 
 static int64_t now_ms(MigRam *r)
 {
@@ -65,9 +76,27 @@ MigRam *mig_ram_new(MigEngine *e, MigFile *f)
         if (!r->ignored[b])
             r->dirty_pages += r->npages[b];
     }
+    r->block_offset = g_new0(uint64_t, r->nblocks ? r->nblocks : 1);
+    for (unsigned b = 1; b < r->nblocks; b++)
+        r->block_offset[b] = r->block_offset[b - 1] + r->npages[b - 1] * MB_TARGET_PAGE_SIZE;
     r->last_sent_block = -1;
     r->bulk_stage = true;
     return r;
+}
+
+bool mig_ram_xbzrle_setup(MigRam *r, GError **err)
+{
+    if (!mig_cap(r->e, MIG_CAP_XBZRLE))
+        return true;
+    r->xbzrle = mig_xbzrle_cache_new(mig_params_num(&r->e->params, MP_XBZRLE_CACHE_SIZE), err);
+    return r->xbzrle != NULL;
+}
+
+bool mig_ram_xbzrle_resize(MigRam *r, uint64_t bytes, GError **err)
+{
+    if (!r->xbzrle)
+        return true;
+    return mig_xbzrle_cache_resize(&r->xbzrle, bytes, err);
 }
 
 void mig_ram_free(MigRam *r)
@@ -79,6 +108,8 @@ void mig_ram_free(MigRam *r)
         g_free(r->bmap[b]);
     g_free(r->bmap);
     g_free(r->npages);
+    g_free(r->block_offset);
+    mig_xbzrle_cache_free(r->xbzrle);
     g_free(r->ignored);
     g_free(r);
 }
@@ -129,10 +160,34 @@ static void trigger_throttle(MigRam *r)
     }
 }
 
+/* QEMU's migration_update_rates: once per >= 1 s sync period. */
 static void update_rates(MigRam *r, int64_t end_time)
 {
     int64_t period = end_time - r->time_last_sync;
-    r->c->dirty_pages_rate = r->num_dirty_pages_period * 1000 / (uint64_t)period;
+    uint64_t page_count = r->target_page_count - r->target_page_count_prev;
+    MigCounters *c = r->c;
+
+    c->dirty_pages_rate = r->num_dirty_pages_period * 1000 / (uint64_t)period;
+    if (!page_count)
+        return;
+    if (mig_cap(r->e, MIG_CAP_XBZRLE)) {
+        c->xbzrle_cache_miss_rate =
+            (double)(c->xbzrle_cache_miss - r->xbzrle_cache_miss_prev) / (double)page_count;
+        r->xbzrle_cache_miss_prev = c->xbzrle_cache_miss;
+    }
+    if (mig_cap(r->e, MIG_CAP_COMPRESS)) {
+        c->compress_busy_rate =
+            (double)(c->compress_busy - r->compress_busy_prev) / (double)page_count;
+        r->compress_busy_prev = c->compress_busy;
+        uint64_t size = c->compress_size - r->compressed_size_prev;
+        if (size) {
+            double uncompressed =
+                (double)(c->compress_pages - r->compress_pages_prev) * MB_TARGET_PAGE_SIZE;
+            c->compress_rate = uncompressed / (double)size;
+            r->compress_pages_prev = c->compress_pages;
+            r->compressed_size_prev = c->compress_size;
+        }
+    }
 }
 
 /* QEMU's migration_bitmap_sync: one pass boundary. */
@@ -155,6 +210,7 @@ static void ram_sync(MigRam *r)
         uint64_t bytes_xfer_now = r->c->transferred;
         trigger_throttle(r);
         update_rates(r, end_time);
+        r->target_page_count_prev = r->target_page_count;
         r->time_last_sync = end_time;
         r->num_dirty_pages_period = 0;
         r->bytes_xfer_prev = bytes_xfer_now;
@@ -193,8 +249,50 @@ static size_t save_page_header(MigRam *r, unsigned b, uint64_t offset)
     return size;
 }
 
-/* QEMU's ram_save_target_page without the optional features: zero page or full page. */
-static int save_target_page(MigRam *r, unsigned b, uint64_t page)
+/* QEMU's save_xbzrle_page.  Returns 1 when sent as XBZRLE, 0 when unchanged (nothing
+ * sent), -1 when the page must go out whole (*p then points at the bytes to send: the
+ * cached copy when the page entered the cache, so the destination and the cache agree
+ * even if the guest writes the page again meanwhile). */
+static int save_xbzrle_page(MigRam *r, unsigned b, uint64_t offset, const uint8_t **p,
+                            bool last_stage)
+{
+    uint64_t addr = r->block_offset[b] + offset;
+    uint64_t age = r->c->dirty_sync_count;
+
+    if (!mig_xbzrle_cache_lookup(r->xbzrle, addr, age)) {
+        r->c->xbzrle_cache_miss++;
+        if (!last_stage && mig_xbzrle_cache_insert(r->xbzrle, addr, *p, age))
+            *p = mig_xbzrle_cache_data(r->xbzrle, addr);
+        return -1;
+    }
+    uint8_t *prev = mig_xbzrle_cache_data(r->xbzrle, addr);
+    memcpy(r->xbzrle_current, *p, MB_TARGET_PAGE_SIZE);
+    int len = mig_xbzrle_encode(prev, r->xbzrle_current, MB_TARGET_PAGE_SIZE, r->xbzrle_encoded,
+                                MB_TARGET_PAGE_SIZE);
+    if (!last_stage && len != 0) {
+        memcpy(prev, r->xbzrle_current, MB_TARGET_PAGE_SIZE);
+        *p = prev;
+    }
+    if (len == 0)
+        return 0;
+    if (len < 0) {
+        r->c->xbzrle_overflow++;
+        return -1;
+    }
+    size_t bytes = save_page_header(r, b, offset | RAM_SAVE_FLAG_XBZRLE);
+    mig_put_byte(r->f, MIG_XBZRLE_ENCODING_FLAG);
+    mig_put_be16(r->f, (uint16_t)len);
+    mig_put_buffer(r->f, r->xbzrle_encoded, (size_t)len);
+    bytes += (size_t)len + 1 + 2;
+    r->c->xbzrle_pages++;
+    r->c->xbzrle_bytes += bytes;
+    r->c->transferred += bytes;
+    return 1;
+}
+
+/* QEMU's ram_save_target_page, in its order: (compression,) zero page, (multifd,)
+ * XBZRLE outside the bulk stage, full page. */
+static int save_target_page(MigRam *r, unsigned b, uint64_t page, bool last_stage)
 {
     uint64_t offset = page << MB_TARGET_PAGE_BITS;
     const uint8_t *p = r->g->ops->page_read(r->g, b, page, r->scratch);
@@ -204,7 +302,16 @@ static int save_target_page(MigRam *r, unsigned b, uint64_t page)
         r->c->transferred += save_page_header(r, b, offset | RAM_SAVE_FLAG_ZERO);
         mig_put_byte(r->f, 0);
         r->c->transferred += 1;
+        /* A cached copy of what is now a zero page would be stale. */
+        if (r->xbzrle && !r->bulk_stage)
+            mig_xbzrle_cache_insert(r->xbzrle, r->block_offset[b] + offset, zero_page,
+                                    r->c->dirty_sync_count);
         return 1;
+    }
+    if (r->xbzrle && !r->bulk_stage) {
+        int res = save_xbzrle_page(r, b, offset, &p, last_stage);
+        if (res >= 0)
+            return res;
     }
     r->c->transferred += save_page_header(r, b, offset | RAM_SAVE_FLAG_PAGE);
     mig_put_buffer(r->f, p, MB_TARGET_PAGE_SIZE);
@@ -223,7 +330,7 @@ static bool clear_dirty(MigRam *r, unsigned b, uint64_t page)
 
 /* QEMU's ram_save_host_page: every dirty target page of one host page; the rate limiter
  * may run between them (5.0).  Leaves *page on the last page looked at. */
-static int save_host_page(MigRam *r, unsigned b, uint64_t *page)
+static int save_host_page(MigRam *r, unsigned b, uint64_t *page, bool last_stage)
 {
     uint64_t per_host = r->g->blocks[b].host_page_size / MB_TARGET_PAGE_SIZE;
     int pages = 0;
@@ -235,7 +342,7 @@ static int save_host_page(MigRam *r, unsigned b, uint64_t *page)
             (*page)++;
             continue;
         }
-        pages += save_target_page(r, b, *page);
+        pages += save_target_page(r, b, *page, last_stage);
         (*page)++;
         /* Unlimited during completion, so this only updates the window figures there. */
         mig_source_rate_limit(r->e);
@@ -254,7 +361,7 @@ static uint64_t find_dirty(MigRam *r, unsigned b, uint64_t start)
 }
 
 /* QEMU's ram_find_and_save_block: returns pages sent, 0 when a full round found nothing. */
-static int find_and_save_block(MigRam *r)
+static int find_and_save_block(MigRam *r, bool last_stage)
 {
     unsigned block = r->last_seen_block;
     uint64_t page = r->last_page;
@@ -276,7 +383,7 @@ static int find_and_save_block(MigRam *r)
             }
             continue;
         }
-        pages = save_host_page(r, block, &page);
+        pages = save_host_page(r, block, &page, last_stage);
         if (pages)
             break;
     }
@@ -332,11 +439,12 @@ int mig_ram_save_iterate(MigRam *r)
     int done = 0;
 
     for (int i = 0; !mig_file_rate_limited(r->f); i++) {
-        int pages = find_and_save_block(r);
+        int pages = find_and_save_block(r, false);
         if (pages == 0) {
             done = 1;
             break;
         }
+        r->target_page_count += (uint64_t)pages;
         if ((i & 63) == 0 && (mb_guest_now(r->g) - t0) / 1000000 > MAX_WAIT_MS)
             break;
     }
@@ -350,7 +458,7 @@ int mig_ram_save_iterate(MigRam *r)
 void mig_ram_save_complete(MigRam *r)
 {
     ram_sync(r);
-    while (!mig_file_error(r->f) && find_and_save_block(r) > 0) {
+    while (!mig_file_error(r->f) && find_and_save_block(r, true) > 0) {
     }
     mig_put_be64(r->f, RAM_SAVE_FLAG_EOS);
     mig_file_flush(r->f);

@@ -150,6 +150,9 @@ bool mig_source_rate_limit(MigEngine *e)
 
     update_counters(s, now);
     mig_scenario_on_time(e, now - e->out.start_time);
+    uint64_t resize = atomic_exchange(&e->out.xbzrle_resize, 0);
+    if (resize)
+        mig_ram_xbzrle_resize(s->ram, resize, NULL);
     if (mig_file_rate_limited(s->f) && !mig_file_error(s->f)) {
         int64_t until = s->iteration_start + BUFFER_DELAY_MS;
         if (until > now)
@@ -382,6 +385,11 @@ static void setup(MigSource *s)
         mig_save_command(s->f, MIG_CMD_PING, 4, one);
     }
     s->ram = mig_ram_new(e, s->f);
+    GError *xerr = NULL;
+    if (!mig_ram_xbzrle_setup(s->ram, &xerr)) {
+        mig_file_set_error(s->f, "%s", xerr->message);
+        g_error_free(xerr);
+    }
     mig_save_section_header(s->f, MIG_SEC_START, MIG_SECTION_RAM, "ram", MIG_RAM_VERSION);
     mig_ram_save_setup(s->ram);
     mig_save_footer(s->f, MIG_SECTION_RAM);
