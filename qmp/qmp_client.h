@@ -65,8 +65,8 @@ json_object *qmp_client_next_event(QmpClient *c);
 bool qmp_client_poll(QmpClient *c, GError **err);
 
 /* Sends a file descriptor with SCM_RIGHTS along with a getfd command (UNIX sockets only)
- * and waits up to 10 s for the reply; false with err on an error reply (e.g. "Parameter 'fdname' expects a name not starting
- * with a digit") or I/O failure.  The caller keeps its fd. */
+ * and waits up to 10 s for the reply; false with err on an error reply (e.g. "Parameter 'fdname'
+ * expects a name not starting with a digit") or I/O failure.  The caller keeps its fd. */
 bool qmp_client_getfd(QmpClient *c, int fd, const char *name, GError **err);
 
 /* The socket, for poll() in interactive programs (readable: call qmp_client_poll). */
