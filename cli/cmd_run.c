@@ -239,15 +239,16 @@ static bool call_ok(RunVm *vm, const char *cmd, json_object *args, GError **err)
 /* VALUE of --param: JSON when it parses, else a size with suffix, else a string. */
 static json_object *param_value(const char *text)
 {
-    /* json_tokener_parse() would accept a prefix ("1G" -> 1): require the whole text. */
+    /* json_tokener_parse() would accept a prefix ("1G" -> 1): require the whole text.  A
+     * trailing space lets the tokener see where a bare number or literal ends. */
     json_tokener *tok = json_tokener_new();
-    int len = (int)strlen(text);
-    json_object *v = json_tokener_parse_ex(tok, text, len);
-    if (!v && json_tokener_get_error(tok) == json_tokener_continue)
-        v = json_tokener_parse_ex(tok, "", 1); /* a bare number needs its end seen */
-    bool whole = v && json_tokener_get_parse_end(tok) >= (size_t)len;
+    size_t len = strlen(text);
+    gchar *padded = g_strconcat(text, " ", NULL);
+    json_object *v = json_tokener_parse_ex(tok, padded, (int)len + 1);
+    bool whole = v && json_tokener_get_parse_end(tok) >= len;
     uint64_t n;
 
+    g_free(padded);
     json_tokener_free(tok);
     if (whole)
         return v;

@@ -18,6 +18,8 @@ void mig_ram_free(MigRam *r);
 
 /* Allocates the XBZRLE cache when the capability is on (xbzrle-cache-size bytes). */
 bool mig_ram_xbzrle_setup(MigRam *r, GError **err);
+/* Starts the compression threads when the compress capability is on. */
+void mig_ram_compress_setup(MigRam *r);
 /* Resizes a live XBZRLE cache (xbzrle-cache-size changed during the migration). */
 bool mig_ram_xbzrle_resize(MigRam *r, uint64_t bytes, GError **err);
 
@@ -42,6 +44,8 @@ uint64_t mig_ram_transferred_pages(MigRam *r);
 /* Provided by mig_source.c: QEMU's migration_rate_limit(), called between target pages.
  * Returns true when an urgent request broke the wait. */
 bool mig_source_rate_limit(MigEngine *e);
+/* Provided by mig_source.c: lets guest time pass (sim) or sleeps (KVM), cancellable. */
+void mig_source_wait_until(MigEngine *e, int64_t t_ns);
 /* Provided by mig_source.c: publishes the live counters for query-migrate. */
 void mig_source_publish(MigEngine *e);
 

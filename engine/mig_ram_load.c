@@ -4,6 +4,7 @@
  * a buffer and copied only once complete, so a truncated stream never leaves a partial
  * page behind.  Error texts are QEMU's. */
 #include "mb_util.h"
+#include "mig_compress.h"
 #include "mig_ram.h"
 #include "mig_stream.h"
 #include "mig_xbzrle.h"
@@ -13,9 +14,10 @@
 struct MigRamLoad {
     MigEngine *e;
     MbGuest *g;
-    int last_block; /* for CONTINUE; kept across sections like QEMU's static */
+    int last_block;            /* for CONTINUE; kept across sections like QEMU's static */
+    MigDecompress *decompress; /* started on the first compressed page */
     uint8_t page[MB_TARGET_PAGE_SIZE];
-    uint8_t delta[MB_TARGET_PAGE_SIZE];
+    uint8_t delta[MB_TARGET_PAGE_SIZE + 128]; /* an XBZRLE delta or compressBound(4096) */
 };
 
 MigRamLoad *mig_ram_load_new(MigEngine *e)
@@ -29,6 +31,7 @@ MigRamLoad *mig_ram_load_new(MigEngine *e)
 
 void mig_ram_load_free(MigRamLoad *l)
 {
+    mig_decompress_free(l->decompress);
     g_free(l);
 }
 
@@ -144,6 +147,10 @@ bool mig_ram_load(MigRamLoad *l, MigFile *f, uint32_t version, GError **err)
                 return false;
             }
         }
+        if ((flags & RAM_SAVE_FLAG_COMPRESS_PAGE) && !mig_cap(l->e, MIG_CAP_COMPRESS)) {
+            mb_error_set(err, "Received an unexpected compressed page");
+            return false;
+        }
         switch (flags & ~(uint64_t)RAM_SAVE_FLAG_CONTINUE) {
         case RAM_SAVE_FLAG_MEM_SIZE:
             if (!load_mem_size(l, f, addr, err))
@@ -186,7 +193,25 @@ bool mig_ram_load(MigRamLoad *l, MigFile *f, uint32_t version, GError **err)
             memcpy(host, l->page, MB_TARGET_PAGE_SIZE);
             break;
         }
-        case RAM_SAVE_FLAG_EOS: return true;
+        case RAM_SAVE_FLAG_COMPRESS_PAGE: {
+            uint32_t len = mig_get_be32(f);
+            if (mig_file_error(f))
+                return true;
+            if (len > mig_compress_bound()) {
+                mb_error_set(err, "Invalid compressed data length: %d", (int)len);
+                return false;
+            }
+            if (!mig_get_buffer(f, l->delta, len))
+                return true;
+            if (!l->decompress)
+                l->decompress = mig_decompress_new(
+                    (unsigned)mig_params_num(&l->e->params, MP_DECOMPRESS_THREADS));
+            mig_decompress_page(l->decompress, host, l->delta, len);
+            break;
+        }
+        case RAM_SAVE_FLAG_EOS:
+            /* Pages of this section are all in place before the next one starts. */
+            return !l->decompress || mig_decompress_wait(l->decompress, err);
         default:
             if (flags & RAM_SAVE_FLAG_HOOK)
                 mb_error_set(err, "RAM hook records need RDMA, which migbench does not have");

@@ -5,6 +5,7 @@
  * QEMU's would for the same dirtying; tests compare them with the analytic model. */
 #include "mb_bitmap.h"
 #include "mb_util.h"
+#include "mig_compress.h"
 #include "mig_ram.h"
 #include "mig_report.h"
 #include "mig_scenario.h"
@@ -42,6 +43,7 @@ struct MigRam {
     uint64_t xbzrle_cache_miss_prev;
     uint64_t compress_busy_prev, compress_pages_prev, compressed_size_prev;
     MigXbzrleCache *xbzrle; /* when the xbzrle capability is on */
+    MigCompress *compress;  /* when the compress capability is on */
     uint8_t scratch[MB_TARGET_PAGE_SIZE];
     uint8_t xbzrle_current[MB_TARGET_PAGE_SIZE];
     uint8_t xbzrle_encoded[MB_TARGET_PAGE_SIZE];
@@ -92,6 +94,17 @@ bool mig_ram_xbzrle_setup(MigRam *r, GError **err)
     return r->xbzrle != NULL;
 }
 
+void mig_ram_compress_setup(MigRam *r)
+{
+    MigEngine *e = r->e;
+    if (!mig_cap(e, MIG_CAP_COMPRESS))
+        return;
+    r->compress = mig_compress_new((unsigned)mig_params_num(&e->params, MP_COMPRESS_THREADS),
+                                   (int)mig_params_num(&e->params, MP_COMPRESS_LEVEL),
+                                   mig_params_num(&e->params, MP_COMPRESS_WAIT_THREAD) != 0,
+                                   r->g->virtual_time);
+}
+
 bool mig_ram_xbzrle_resize(MigRam *r, uint64_t bytes, GError **err)
 {
     if (!r->xbzrle)
@@ -110,6 +123,7 @@ void mig_ram_free(MigRam *r)
     g_free(r->npages);
     g_free(r->block_offset);
     mig_xbzrle_cache_free(r->xbzrle);
+    mig_compress_free(r->compress);
     g_free(r->ignored);
     g_free(r);
 }
@@ -290,6 +304,59 @@ static int save_xbzrle_page(MigRam *r, unsigned b, uint64_t offset, const uint8_
     return 1;
 }
 
+/* QEMU's save_page_use_compression: with xbzrle too, only in the bulk stage. */
+static bool use_compression(MigRam *r)
+{
+    return r->compress && (r->bulk_stage || !r->xbzrle);
+}
+
+static void add_flushed(MigRam *r, const MigCompressFlushed *acc)
+{
+    r->c->compress_pages += acc->pages;
+    r->c->duplicate += acc->duplicate;
+    r->c->compress_size += acc->compressed_size;
+    r->c->transferred += acc->transferred;
+}
+
+/* QEMU's flush_compressed_data: every thread's pending record into the stream. */
+static void compress_flush(MigRam *r)
+{
+    MigCompressFlushed acc = { 0 };
+    int64_t wait = 0;
+
+    if (!r->compress)
+        return;
+    mig_compress_flush(r->compress, r->f, mb_guest_now(r->g), &wait, &acc);
+    add_flushed(r, &acc);
+    if (wait)
+        mig_source_wait_until(r->e, wait);
+}
+
+/* QEMU's save_compress_page: true when a compression thread took the page. */
+static bool save_compress_page(MigRam *r, unsigned b, uint64_t offset, const uint8_t *p)
+{
+    /* The first page of a block goes out as a normal page after flushing the threads,
+     * so every compressed record can use CONTINUE. */
+    if ((int)b != r->last_sent_block) {
+        compress_flush(r);
+        return false;
+    }
+    for (;;) {
+        MigCompressFlushed acc = { 0 };
+        int64_t wait = 0;
+        bool taken =
+            mig_compress_page(r->compress, r->f, offset, p, mb_guest_now(r->g), &wait, &acc);
+        add_flushed(r, &acc);
+        if (taken)
+            return true;
+        if (!wait)
+            break;
+        mig_source_wait_until(r->e, wait);
+    }
+    r->c->compress_busy++;
+    return false;
+}
+
 /* QEMU's ram_save_target_page, in its order: (compression,) zero page, (multifd,)
  * XBZRLE outside the bulk stage, full page. */
 static int save_target_page(MigRam *r, unsigned b, uint64_t page, bool last_stage)
@@ -297,13 +364,15 @@ static int save_target_page(MigRam *r, unsigned b, uint64_t page, bool last_stag
     uint64_t offset = page << MB_TARGET_PAGE_BITS;
     const uint8_t *p = r->g->ops->page_read(r->g, b, page, r->scratch);
 
+    if (use_compression(r) && save_compress_page(r, b, offset, p))
+        return 1;
     if (mb_buffer_is_zero(p, MB_TARGET_PAGE_SIZE)) {
         r->c->duplicate++;
         r->c->transferred += save_page_header(r, b, offset | RAM_SAVE_FLAG_ZERO);
         mig_put_byte(r->f, 0);
         r->c->transferred += 1;
         /* A cached copy of what is now a zero page would be stale. */
-        if (r->xbzrle && !r->bulk_stage)
+        if (r->xbzrle && !r->bulk_stage && !use_compression(r))
             mig_xbzrle_cache_insert(r->xbzrle, r->block_offset[b] + offset, zero_page,
                                     r->c->dirty_sync_count);
         return 1;
@@ -377,6 +446,9 @@ static int find_and_save_block(MigRam *r, bool last_stage)
         if (page >= r->npages[block]) {
             page = 0;
             if (++block == r->nblocks) {
+                /* A page sent again after the wrap must not be overtaken by its older
+                 * copy still in a compression thread. */
+                compress_flush(r);
                 block = 0;
                 complete_round = true;
                 r->bulk_stage = false;
@@ -460,6 +532,7 @@ void mig_ram_save_complete(MigRam *r)
     ram_sync(r);
     while (!mig_file_error(r->f) && find_and_save_block(r, true) > 0) {
     }
+    compress_flush(r);
     mig_put_be64(r->f, RAM_SAVE_FLAG_EOS);
     mig_file_flush(r->f);
 }

@@ -143,6 +143,11 @@ static void update_counters(MigSource *s, int64_t now)
     mig_source_publish(e);
 }
 
+void mig_source_wait_until(MigEngine *e, int64_t t_ns)
+{
+    wait_until(current_source(e), t_ns);
+}
+
 bool mig_source_rate_limit(MigEngine *e)
 {
     MigSource *s = current_source(e);
@@ -385,6 +390,7 @@ static void setup(MigSource *s)
         mig_save_command(s->f, MIG_CMD_PING, 4, one);
     }
     s->ram = mig_ram_new(e, s->f);
+    mig_ram_compress_setup(s->ram);
     GError *xerr = NULL;
     if (!mig_ram_xbzrle_setup(s->ram, &xerr)) {
         mig_file_set_error(s->f, "%s", xerr->message);
