@@ -83,6 +83,10 @@ void sim_replay_log_stop(SimReplay *r);
 uint64_t sim_replay_log_sync(SimReplay *r, uint64_t *const *bitmaps);
 /* The page's content class (resolved, 1..4) and version. */
 int sim_replay_page_class(const SimReplay *r, unsigned b, uint64_t page, uint32_t *version);
+/* Incoming guests: writes the model's bytes into the memory of shared blocks.  Shared
+ * memory is there on both sides of a migration (QEMU's x-ignore-shared relies on it), so
+ * the destination has it whether the engine sends those blocks or not. */
+void sim_replay_fill_shared(SimReplay *r);
 /* Drops incoming memory: pages are generated from metadata from now on. */
 void sim_replay_drop_memory(SimReplay *r);
 /* Pages per resolved class (index cls-1). */

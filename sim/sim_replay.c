@@ -287,6 +287,22 @@ uint64_t sim_replay_log_sync(SimReplay *r, uint64_t *const *bitmaps)
     return newly;
 }
 
+void sim_replay_fill_shared(SimReplay *r)
+{
+    for (unsigned b = 0; r->mem_mode && b < r->nblocks; b++) {
+        if (!r->hdr.blocks[b].shared)
+            continue;
+        for (uint64_t p = 0; p < r->blk[b].npages; p++) {
+            uint32_t version;
+            int cls = sim_replay_page_class(r, b, p, &version);
+            if (cls != TRACE_CLASS_ZERO)
+                sim_content_page(r->content, b, p, version, cls, r->blk[b].mem + p * SIM_PAGE_SIZE);
+            else
+                memset(r->blk[b].mem + p * SIM_PAGE_SIZE, 0, SIM_PAGE_SIZE);
+        }
+    }
+}
+
 int sim_replay_page_class(const SimReplay *r, unsigned b, uint64_t page, uint32_t *version)
 {
     uint32_t m = r->blk[b].meta[page];

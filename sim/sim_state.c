@@ -102,6 +102,8 @@ bool sim_state_load(SimGuest *g, const uint8_t *b, size_t len, GError **err)
     g_mutex_lock(&g->replay_lock);
     g->rep.loop = b[77] != 0;
     ok = sim_replay_seek(&g->rep, mb_ld_be64(b + 24), mb_ld_be64(b + 32), loop_offset, tt, err);
+    if (ok)
+        sim_replay_fill_shared(&g->rep);
     if (ok && g->rep.events_applied != mb_ld_be64(b + 80)) {
         mb_error_set(err,
                      "replaying to the source's position gave %" G_GUINT64_FORMAT

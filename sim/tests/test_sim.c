@@ -11,6 +11,9 @@
 #include <string.h>
 #include <zlib.h>
 
+#define GOLDEN_CONTENT 0x6a5b02f1d18da533ULL
+#define GOLDEN_REPLAY  0xd8af60bb8244bcceULL
+
 static MbGuest *guest(const char *spec, bool incoming)
 {
     GError *err = NULL;
@@ -343,6 +346,57 @@ static void test_state_mismatch(void)
     mb_guest_free(src);
 }
 
+/* x-ignore-shared: a destination has the shared block's memory without receiving it. */
+static void test_shared_block(void)
+{
+    char *dir = g_dir_make_tmp("test_sim_XXXXXX", NULL);
+    char *path = g_build_filename(dir, "two.trace", NULL);
+    TraceHeader h;
+    GError *err = NULL;
+    trace_header_init(&h);
+    h.duration_ns = 1000000000;
+    h.content_seed = 3;
+    TraceMix init = { { 10, 30, 30, 30 } };
+    h.init_mix = init;
+    trace_header_add_block(&h, "pc.ram", 4 << 20, false);
+    trace_header_add_block(&h, "mem-shared", 1 << 20, true);
+    TraceWriter *w = trace_writer_new(path, &h, 0, &err);
+    for (int t = 1; t <= 100; t++) {
+        TraceEvent ev[2] = { { (uint64_t)t * 7 % 1024, 0, 0, TRACE_CLASS_TEXT },
+                             { (uint64_t)t * 3 % 256, 0, 1, TRACE_CLASS_SPARSE } };
+        g_assert_true(trace_writer_add(w, t * 10000000LL, ev, 2, &err));
+    }
+    g_assert_true(trace_writer_finish(w, &err));
+    g_assert_no_error(err);
+
+    MbGuest *src = guest(path, false), *dst = guest(path, true);
+    g_assert_cmpuint(src->nblocks, ==, 2);
+    g_assert_true(src->blocks[1].shared);
+    g_assert_cmpstr(src->blocks[1].name, ==, "mem-shared");
+    mb_guest_wait_until(src, 500000000);
+    src->ops->pause(src);
+    uint8_t *scratch = g_malloc(SIM_PAGE_SIZE);
+    for (uint64_t p = 0; p < mb_guest_block_pages(src, 0); p++) /* block 0 only */
+        memcpy(dst->ops->page_host(dst, 0, p), src->ops->page_read(src, 0, p, scratch),
+               SIM_PAGE_SIZE);
+    GBytes *st = src->ops->save_state(src);
+    gsize len;
+    const uint8_t *blob = g_bytes_get_data(st, &len);
+    g_assert_true(dst->ops->load_state(dst, blob, len, &err));
+    g_assert_true(dst->ops->verify(dst, &err));
+    g_assert_no_error(err);
+    g_free(scratch);
+    g_bytes_unref(st);
+    mb_guest_free(src);
+    mb_guest_free(dst);
+    g_free(h.blocks);
+    g_free(h.provenance);
+    g_remove(path);
+    g_rmdir(dir);
+    g_free(path);
+    g_free(dir);
+}
+
 /* ---- specs, files ---- */
 
 static void test_spec(void)
@@ -503,6 +557,58 @@ static void test_determinism_under_load(void)
     g_assert_cmpuint(a.digest, ==, c.digest);
 }
 
+/* ---- golden values: the same bytes and writes on every machine, in every version ---- */
+
+static uint64_t digest_bytes(uint64_t d, const uint8_t *b, size_t len)
+{
+    for (size_t i = 0; i + 8 <= len; i += 8)
+        d = mb_hash3(d, mb_ld_be64(b + i), i);
+    return d;
+}
+
+static void test_golden(void)
+{
+    /* If a change here is intended (a new content model or generator), every recorded
+     * result changes with it: update the constants and say so in the commit. */
+    SimContent *c = g_new(SimContent, 1);
+    TraceMix init = { { 25, 25, 25, 25 } };
+    uint8_t *page = g_malloc(SIM_PAGE_SIZE);
+    uint64_t d = 0;
+    sim_content_init(c, 77, &init);
+    for (int cls = 0; cls <= TRACE_NCLASSES; cls++)
+        for (uint64_t p = 0; p < 100; p++)
+            for (uint32_t v = 0; v < 3; v++) {
+                sim_content_page(c, (unsigned)p % 2, p, v * 7, cls, page);
+                d = digest_bytes(d, page, SIM_PAGE_SIZE);
+            }
+    g_test_message("content digest %016" G_GINT64_MODIFIER "x", d);
+    g_assert_cmphex(d, ==, GOLDEN_CONTENT);
+
+    const char *kinds[] = { "uniform", "hotspot", "zipf", "seq", "phases" };
+    d = 0;
+    for (unsigned k = 0; k < G_N_ELEMENTS(kinds); k++) {
+        char *spec = g_strdup_printf("%s,size=128M,rate=100M,seed=9,duration=300ms", kinds[k]);
+        MbGuest *g = guest(spec, false);
+        uint64_t **bm = bitmaps_new(g);
+        g->ops->dirty_log_start(g, NULL);
+        for (int step = 1; step <= 5; step++) {
+            mb_guest_wait_until(g, step * 50000000LL);
+            d = mb_hash3(d, g->ops->dirty_log_sync(g, bm), (uint64_t)step);
+            d = digest_bytes(d, (const uint8_t *)bm[0], 32768 / 8);
+            memset(bm[0], 0, 32768 / 8);
+        }
+        for (uint64_t p = 0; p < 32768; p += 1021)
+            d = digest_bytes(d, g->ops->page_read(g, 0, p, page), SIM_PAGE_SIZE);
+        bitmaps_free(g, bm);
+        mb_guest_free(g);
+        g_free(spec);
+    }
+    g_test_message("replay digest %016" G_GINT64_MODIFIER "x", d);
+    g_assert_cmphex(d, ==, GOLDEN_REPLAY);
+    g_free(page);
+    g_free(c);
+}
+
 /* ---- a 1 TiB guest on a small machine ---- */
 
 static void test_one_tib(void)
@@ -539,9 +645,11 @@ int main(int argc, char **argv)
     g_test_add_func("/sim/loop-and-warmup", test_loop_and_warmup);
     g_test_add_func("/sim/migrate-verify", test_migrate_verify);
     g_test_add_func("/sim/state-mismatch", test_state_mismatch);
+    g_test_add_func("/sim/shared-block", test_shared_block);
     g_test_add_func("/sim/spec", test_spec);
     g_test_add_func("/sim/file-equals-workload", test_file_equals_workload);
     g_test_add_func("/sim/determinism-under-load", test_determinism_under_load);
+    g_test_add_func("/sim/golden", test_golden);
     g_test_add_func("/sim/one-tib", test_one_tib);
     return g_test_run();
 }

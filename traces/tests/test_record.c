@@ -62,6 +62,17 @@ static uint64_t written_mask(const char *path, TraceMethod want_method)
     return mask;
 }
 
+static unsigned open_fds(void)
+{
+    unsigned n = 0;
+    GDir *d = g_dir_open("/proc/self/fd", 0, NULL);
+    while (d && g_dir_read_name(d))
+        n++;
+    if (d)
+        g_dir_close(d);
+    return n;
+}
+
 static uint64_t known_mask(void)
 {
     uint64_t m = 0;
@@ -140,7 +151,9 @@ static void test_record_auto(void)
     TraceRecordOptions o = { .argv = argv, .output = out, .method = -1 };
     TraceRecordResult res;
     GError *err = NULL;
+    unsigned fds = open_fds();
     g_assert_true(trace_record(&o, &res, &err));
+    g_assert_cmpuint(open_fds(), ==, fds); /* nothing leaked */
     g_assert_no_error(err);
     /* The best working method: uffd-wp where the kernel has it. */
     TraceMethod best = trace_record_selftest(TRACE_METHOD_UFFD_WP, NULL) ? TRACE_METHOD_UFFD_WP
@@ -156,6 +169,7 @@ static void test_record_auto(void)
     g_assert_false(trace_record(&o, &res, &err));
     g_assert_nonnull(strstr(err->message, "cannot run '/nonexistent/program'"));
     g_clear_error(&err);
+    g_assert_cmpuint(open_fds(), ==, fds);
     g_remove(out);
     g_assert_false(g_file_test(out, G_FILE_TEST_EXISTS));
     g_rmdir(dir);
