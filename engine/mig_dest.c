@@ -6,6 +6,7 @@
  * reports completed.  A failed load leaves the vm up in 'failed' with an error-desc naming
  * what and where (QEMU exits instead; --incoming-exit-on-error restores that). */
 #include "mb_util.h"
+#include "mig_multifd.h"
 #include "mig_report.h"
 #include "mig_stream.h"
 
@@ -59,6 +60,37 @@ static void fail_incoming(MigEngine *e, GError *err)
         exit(1);
 }
 
+static uint8_t *multifd_host(void *opaque, unsigned block, uint64_t page)
+{
+    MbGuest *g = opaque;
+    return g->ops->page_host(g, block, page);
+}
+
+/* With multifd, the load starts only once every channel has connected (QEMU's
+ * migration_has_all_channels). */
+static bool accept_multifd(MigEngine *e, GError **err)
+{
+    MigMultifdConfig cfg;
+
+    if (!mig_cap(e, MIG_CAP_MULTIFD))
+        return true;
+    if (!e->in.listener) {
+        mb_error_set(err, "multifd needs a tcp or unix migration URI");
+        return false;
+    }
+    mig_multifd_config(e, &cfg);
+    MigMultifdRecv *m = mig_multifd_recv_new(&cfg, multifd_host, e->guest);
+    g_mutex_lock(&e->in.lock);
+    e->in.multifd = m;
+    g_mutex_unlock(&e->in.lock);
+    while (!mig_multifd_recv_ready(m)) {
+        Chan *c = chan_listener_accept(e->in.listener, err);
+        if (!c || !mig_multifd_recv_add_channel(m, c, err))
+            return false;
+    }
+    return true;
+}
+
 static gpointer incoming_thread(gpointer opaque)
 {
     MigEngine *e = opaque;
@@ -79,7 +111,12 @@ static gpointer incoming_thread(gpointer opaque)
     e->in.file = f;
     g_mutex_unlock(&e->in.lock);
     mig_set_state(e, &e->in.state, MIG_NONE, MIG_ACTIVE);
-    bool ok = mig_loadvm(e, f, &rp, &err);
+    bool ok = accept_multifd(e, &err) && mig_loadvm(e, f, &rp, &err);
+    g_mutex_lock(&e->in.lock);
+    MigMultifdRecv *mf = e->in.multifd;
+    e->in.multifd = NULL;
+    g_mutex_unlock(&e->in.lock);
+    mig_multifd_recv_free(mf);
     if (ok && !e->guest->ops->verify(e->guest, &err))
         ok = false;
     int64_t load_ms = (mb_monotonic_ns() - t0) / 1000000;
@@ -126,7 +163,7 @@ bool mig_dest_start(MigEngine *e, const char *uri, int fd, GError **err)
         return ok;
     case CHAN_TCP:
     case CHAN_UNIX: {
-        ChanListener *l = chan_listen(&u, 1, err);
+        ChanListener *l = chan_listen(&u, 16, err); /* room for multifd channels */
         if (!l) {
             ok = false;
             break;
@@ -173,6 +210,8 @@ void mig_dest_stop(MigEngine *e)
         chan_listener_close(e->in.listener);
     if (e->in.file)
         mig_file_shutdown(e->in.file);
+    if (e->in.multifd)
+        mig_multifd_recv_shutdown(e->in.multifd);
     if (e->in.pending_chan)
         chan_shutdown(e->in.pending_chan);
     g_mutex_unlock(&e->in.lock);

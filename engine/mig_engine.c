@@ -1,6 +1,7 @@
 /* mig_engine: creation and teardown of the engine of one vm (see mig.h), plus the small
  * shared helpers (semaphore, sticky errors). */
 #include "mig_internal.h"
+#include "mig_multifd.h"
 #include "mig_report.h"
 #include "mig_scenario.h"
 
@@ -54,6 +55,30 @@ void mig_out_set_error(MigEngine *e, const GError *err)
     g_mutex_unlock(&e->out.lock);
 }
 
+void mig_multifd_config(MigEngine *e, MigMultifdConfig *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->channels = (unsigned)mig_params_num(&e->params, MP_MULTIFD_CHANNELS);
+    cfg->seed_format = e->seed;
+    /* 4.0 and later: 512 KiB packets; the seed made it a parameter. */
+    cfg->page_count = e->seed ? (unsigned)mig_params_num(&e->params, MP_MULTIFD_PAGE_COUNT)
+                              : 524288 / MB_TARGET_PAGE_SIZE;
+    char *method = mig_params_str(&e->params, MP_MULTIFD_COMPRESSION);
+    if (!strcmp(method, "zlib")) {
+        cfg->method = MIG_MULTIFD_ZLIB;
+        cfg->level = (int)mig_params_num(&e->params, MP_MULTIFD_ZLIB_LEVEL);
+    } else if (!strcmp(method, "zstd")) {
+        cfg->method = MIG_MULTIFD_ZSTD;
+        cfg->level = (int)mig_params_num(&e->params, MP_MULTIFD_ZSTD_LEVEL);
+    }
+    g_free(method);
+    if (e->cfg.has_uuid)
+        memcpy(cfg->uuid, e->cfg.uuid, 16);
+    cfg->block_names = e->block_names;
+    cfg->block_sizes = e->block_sizes;
+    cfg->nblocks = e->guest->nblocks;
+}
+
 MigEngine *mig_engine_new(QmpServer *qmp, const Schema *schema, MbGuest *guest,
                           const MigConfig *cfg, GError **err)
 {
@@ -81,6 +106,12 @@ MigEngine *mig_engine_new(QmpServer *qmp, const Schema *schema, MbGuest *guest,
             g_free(e);
             return NULL;
         }
+    }
+    e->block_names = g_new0(const char *, guest->nblocks + 1);
+    e->block_sizes = g_new0(uint64_t, guest->nblocks + 1);
+    for (unsigned b = 0; b < guest->nblocks; b++) {
+        e->block_names[b] = guest->blocks[b].name;
+        e->block_sizes[b] = guest->blocks[b].size;
     }
     g_mutex_init(&e->rs_lock);
     g_mutex_init(&e->out.lock);
@@ -133,5 +164,7 @@ void mig_engine_free(MigEngine *e)
     mig_params_clear(&e->params);
     mig_caps_clear(&e->caps);
     mig_scenario_free(e->scenario);
+    g_free(e->block_names);
+    g_free(e->block_sizes);
     g_free(e);
 }

@@ -84,7 +84,8 @@ typedef struct MigOutgoing {
     /* Owned by the migration thread while it runs. */
     MigCounters live;
     struct MigRam *ram;
-    GArray *passes; /* MigPassRecord, guarded by lock */
+    struct MigMultifdSend *multifd; /* guarded by lock: cancel shuts its channels down */
+    GArray *passes;                 /* MigPassRecord, guarded by lock */
 } MigOutgoing;
 
 typedef struct MigIncoming {
@@ -99,6 +100,7 @@ typedef struct MigIncoming {
     bool deferred; /* -incoming defer */
     bool started;  /* migrate-incoming succeeded once */
     char *guest_state_runstate;
+    struct MigMultifdRecv *multifd; /* guarded by lock */
 } MigIncoming;
 
 struct MigEngine {
@@ -116,6 +118,8 @@ struct MigEngine {
     bool autostart;
 
     struct MigScenario *scenario; /* --scenario, or NULL */
+    const char **block_names;     /* the guest's RAM block names and sizes, by index */
+    uint64_t *block_sizes;
     MigOutgoing out;
     MigIncoming in;
 };
@@ -128,6 +132,10 @@ static inline bool mig_cap(MigEngine *e, MigCap cap)
 /* mig_error: sets the sticky source-side error (first one wins, QEMU's migrate_set_error). */
 void mig_out_set_error(MigEngine *e, const GError *err);
 void mig_in_set_error(MigEngine *e, const GError *err);
+
+/* mig_engine.c: the multifd settings of this vm (parameters, UUID, RAM blocks). */
+struct MigMultifdConfig;
+void mig_multifd_config(MigEngine *e, struct MigMultifdConfig *cfg);
 
 /* mig_cmds.c: undoes blk/inc options of `migrate` when the migration ends. */
 void mig_block_options_undo(MigEngine *e);

@@ -18,6 +18,8 @@ void mig_ram_free(MigRam *r);
 
 /* Allocates the XBZRLE cache when the capability is on (xbzrle-cache-size bytes). */
 bool mig_ram_xbzrle_setup(MigRam *r, GError **err);
+/* Opens the multifd channels when the multifd capability is on. */
+bool mig_ram_multifd_setup(MigRam *r, GError **err);
 /* Starts the compression threads when the compress capability is on. */
 void mig_ram_compress_setup(MigRam *r);
 /* Resizes a live XBZRLE cache (xbzrle-cache-size changed during the migration). */
@@ -46,6 +48,8 @@ uint64_t mig_ram_transferred_pages(MigRam *r);
 bool mig_source_rate_limit(MigEngine *e);
 /* Provided by mig_source.c: lets guest time pass (sim) or sleeps (KVM), cancellable. */
 void mig_source_wait_until(MigEngine *e, int64_t t_ns);
+/* Provided by mig_source.c: bytes sent outside the main stream cross the sim link too. */
+void mig_source_charge_link(MigEngine *e, size_t bytes);
 /* Provided by mig_source.c: publishes the live counters for query-migrate. */
 void mig_source_publish(MigEngine *e);
 

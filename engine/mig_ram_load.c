@@ -5,6 +5,7 @@
  * page behind.  Error texts are QEMU's. */
 #include "mb_util.h"
 #include "mig_compress.h"
+#include "mig_multifd.h"
 #include "mig_ram.h"
 #include "mig_stream.h"
 #include "mig_xbzrle.h"
@@ -211,6 +212,8 @@ bool mig_ram_load(MigRamLoad *l, MigFile *f, uint32_t version, GError **err)
         }
         case RAM_SAVE_FLAG_EOS:
             /* Pages of this section are all in place before the next one starts. */
+            if (l->e->in.multifd && !mig_multifd_recv_sync(l->e->in.multifd, err))
+                return false;
             return !l->decompress || mig_decompress_wait(l->decompress, err);
         default:
             if (flags & RAM_SAVE_FLAG_HOOK)

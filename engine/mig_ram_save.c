@@ -6,6 +6,7 @@
 #include "mb_bitmap.h"
 #include "mb_util.h"
 #include "mig_compress.h"
+#include "mig_multifd.h"
 #include "mig_ram.h"
 #include "mig_report.h"
 #include "mig_scenario.h"
@@ -42,8 +43,9 @@ struct MigRam {
     uint64_t target_page_count, target_page_count_prev;
     uint64_t xbzrle_cache_miss_prev;
     uint64_t compress_busy_prev, compress_pages_prev, compressed_size_prev;
-    MigXbzrleCache *xbzrle; /* when the xbzrle capability is on */
-    MigCompress *compress;  /* when the compress capability is on */
+    MigXbzrleCache *xbzrle;  /* when the xbzrle capability is on */
+    MigCompress *compress;   /* when the compress capability is on */
+    MigMultifdSend *multifd; /* when the multifd capability is on */
     uint8_t scratch[MB_TARGET_PAGE_SIZE];
     uint8_t xbzrle_current[MB_TARGET_PAGE_SIZE];
     uint8_t xbzrle_encoded[MB_TARGET_PAGE_SIZE];
@@ -94,6 +96,46 @@ bool mig_ram_xbzrle_setup(MigRam *r, GError **err)
     return r->xbzrle != NULL;
 }
 
+bool mig_ram_multifd_setup(MigRam *r, GError **err)
+{
+    MigMultifdConfig cfg;
+
+    if (!mig_cap(r->e, MIG_CAP_MULTIFD))
+        return true;
+    mig_multifd_config(r->e, &cfg);
+    r->multifd = mig_multifd_send_new(&cfg, &r->e->out.uri, err);
+    if (!r->multifd)
+        return false;
+    g_mutex_lock(&r->e->out.lock);
+    r->e->out.multifd = r->multifd;
+    g_mutex_unlock(&r->e->out.lock);
+    return true;
+}
+
+/* Bytes that went into the multifd channels: QEMU counts them as transferred, as
+ * multifd-bytes and (5.0) against the rate limit; with a sim guest they cross the link. */
+static void account_multifd(MigRam *r, int64_t bytes)
+{
+    if (bytes < 0) {
+        const GError *e = mig_multifd_send_error(r->multifd);
+        mig_file_set_error(r->f, "%s", e ? e->message : "multifd channel failed");
+        return;
+    }
+    r->c->transferred += (uint64_t)bytes;
+    r->c->multifd_bytes += (uint64_t)bytes;
+    if (r->e->v5)
+        r->f->bytes_xfer += (uint64_t)bytes;
+    /* The simulated link carries what the channels really wrote (compressed or not). */
+    mig_source_charge_link(r->e, (size_t)mig_multifd_take_wire_bytes(r->multifd));
+}
+
+/* QEMU's multifd_send_sync_main, before every RAM EOS. */
+static void multifd_sync(MigRam *r)
+{
+    if (r->multifd && !mig_file_error(r->f))
+        account_multifd(r, mig_multifd_sync(r->multifd));
+}
+
 void mig_ram_compress_setup(MigRam *r)
 {
     MigEngine *e = r->e;
@@ -124,6 +166,12 @@ void mig_ram_free(MigRam *r)
     g_free(r->block_offset);
     mig_xbzrle_cache_free(r->xbzrle);
     mig_compress_free(r->compress);
+    if (r->multifd) {
+        g_mutex_lock(&r->e->out.lock);
+        r->e->out.multifd = NULL;
+        g_mutex_unlock(&r->e->out.lock);
+        mig_multifd_send_free(r->multifd);
+    }
     g_free(r->ignored);
     g_free(r);
 }
@@ -377,6 +425,12 @@ static int save_target_page(MigRam *r, unsigned b, uint64_t page, bool last_stag
                                     r->c->dirty_sync_count);
         return 1;
     }
+    /* QEMU's ram_save_multifd_page (never together with compression). */
+    if (r->multifd && !use_compression(r)) {
+        account_multifd(r, mig_multifd_queue_page(r->multifd, b, offset, p));
+        r->c->normal++;
+        return 1;
+    }
     if (r->xbzrle && !r->bulk_stage) {
         int res = save_xbzrle_page(r, b, offset, &p, last_stage);
         if (res >= 0)
@@ -490,6 +544,7 @@ void mig_ram_save_setup(MigRam *r)
                 mig_put_byte(r->f, r->ignored[b]);
         }
     }
+    multifd_sync(r);
     mig_put_be64(r->f, RAM_SAVE_FLAG_EOS);
     mig_file_flush(r->f);
 }
@@ -520,6 +575,7 @@ int mig_ram_save_iterate(MigRam *r)
         if ((i & 63) == 0 && (mb_guest_now(r->g) - t0) / 1000000 > MAX_WAIT_MS)
             break;
     }
+    multifd_sync(r);
     mig_put_be64(r->f, RAM_SAVE_FLAG_EOS);
     mig_file_flush(r->f);
     r->c->transferred += 8;
@@ -533,6 +589,7 @@ void mig_ram_save_complete(MigRam *r)
     while (!mig_file_error(r->f) && find_and_save_block(r, true) > 0) {
     }
     compress_flush(r);
+    multifd_sync(r);
     mig_put_be64(r->f, RAM_SAVE_FLAG_EOS);
     mig_file_flush(r->f);
 }

@@ -6,6 +6,7 @@
  * time comes from the guest clock; with a sim guest, sending bytes advances virtual time
  * through the simulated link, so every figure is deterministic. */
 #include "mb_util.h"
+#include "mig_multifd.h"
 #include "mig_ram.h"
 #include "mig_report.h"
 #include "mig_scenario.h"
@@ -141,6 +142,11 @@ static void update_counters(MigSource *s, int64_t now)
     mig_file_reset_rate_limit(s->f);
     update_iteration_initial_status(s);
     mig_source_publish(e);
+}
+
+void mig_source_charge_link(MigEngine *e, size_t bytes)
+{
+    link_charge(current_source(e), bytes);
 }
 
 void mig_source_wait_until(MigEngine *e, int64_t t_ns)
@@ -392,7 +398,7 @@ static void setup(MigSource *s)
     s->ram = mig_ram_new(e, s->f);
     mig_ram_compress_setup(s->ram);
     GError *xerr = NULL;
-    if (!mig_ram_xbzrle_setup(s->ram, &xerr)) {
+    if (!mig_ram_multifd_setup(s->ram, &xerr) || !mig_ram_xbzrle_setup(s->ram, &xerr)) {
         mig_file_set_error(s->f, "%s", xerr->message);
         g_error_free(xerr);
     }
@@ -488,6 +494,8 @@ void mig_source_cancel(MigEngine *e)
     g_mutex_lock(&e->out.lock);
     if (e->out.file)
         mig_file_shutdown(e->out.file);
+    if (e->out.multifd)
+        mig_multifd_send_shutdown(e->out.multifd);
     g_cond_broadcast(&e->out.wake);
     g_mutex_unlock(&e->out.lock);
 }

@@ -1,0 +1,84 @@
+/* mig_multifd: the multifd capability: RAM pages over multifd-channels extra connections.
+ *
+ * Wire format of QEMU 4.0/5.0 (and the older one of the 4.0-dev seed): each channel
+ * starts with a hello (magic 0x11223344, version 1, VM UUID, channel id), then carries
+ * packets: a header (magic, version, flags, pages_alloc, pages_used, next_packet_size,
+ * packet_num, block name, page offsets) followed by the pages, raw or as one continuous
+ * zlib/zstd stream per channel flushed at every packet.  At every RAM EOS of the main
+ * stream the source sends a SYNC packet on every channel and the destination waits for all
+ * of them, so pages of one pass never land after the next pass's.
+ *
+ * Pages are copied when queued (a sim guest's bytes live in a scratch buffer), packets go
+ * to channels in strict round robin (QEMU takes the next idle channel; strict order makes
+ * sim streams deterministic), and channel threads do the writing and compressing. */
+#ifndef MIG_MULTIFD_H
+#define MIG_MULTIFD_H
+
+#include "chan.h"
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define MIG_MULTIFD_MAGIC   0x11223344U
+#define MIG_MULTIFD_VERSION 1
+
+typedef enum { MIG_MULTIFD_NONE = 0, MIG_MULTIFD_ZLIB = 1, MIG_MULTIFD_ZSTD = 2 } MigMultifdMethod;
+
+typedef struct MigMultifdConfig {
+    unsigned channels;
+    MigMultifdMethod method;
+    int level;           /* multifd-zlib-level or multifd-zstd-level */
+    bool seed_format;    /* 4.0-dev: 25-byte hello, packet without pages_alloc/next size */
+    unsigned page_count; /* pages per packet: 128 (512 KiB), or x-multifd-page-count */
+    uint8_t uuid[16];
+    /* Block names by index (borrowed, valid for the whole migration). */
+    const char *const *block_names;
+    const uint64_t *block_sizes;
+    unsigned nblocks;
+} MigMultifdConfig;
+
+/* ---- source ---- */
+typedef struct MigMultifdSend MigMultifdSend;
+
+/* Opens cfg->channels connections to `uri` (tcp or unix), sends the hellos and starts the
+ * channel threads.  NULL with err on a connection failure or a non-socket URI. */
+MigMultifdSend *mig_multifd_send_new(const MigMultifdConfig *cfg, const ChanUri *uri, GError **err);
+/* Queues one page.  Returns the bytes that entered the multifd channels because a packet
+ * was handed over (pages x 4 KiB + header), 0 when the page just joined the current
+ * packet, or -1 when a channel failed. */
+int64_t mig_multifd_queue_page(MigMultifdSend *m, unsigned block, uint64_t offset,
+                               const uint8_t *page);
+/* The SYNC at a RAM EOS: hands over the partial packet, a SYNC packet per channel, and
+ * waits until every channel has written everything.  Returns the bytes accounted (like
+ * queue_page) or -1 on a channel failure. */
+int64_t mig_multifd_sync(MigMultifdSend *m);
+/* Bytes the channels really put on the wire (compressed sizes) for jobs finished by the
+ * last queue_page/sync call that waited for them; deterministic for a given sequence of
+ * calls.  Resets the count. */
+uint64_t mig_multifd_take_wire_bytes(MigMultifdSend *m);
+/* The first channel error, or NULL. */
+const GError *mig_multifd_send_error(MigMultifdSend *m);
+/* Makes every channel's blocked I/O fail (cancel; any thread). */
+void mig_multifd_send_shutdown(MigMultifdSend *m);
+void mig_multifd_send_free(MigMultifdSend *m);
+
+/* ---- destination ---- */
+typedef struct MigMultifdRecv MigMultifdRecv;
+
+/* `host_page` returns the writable memory of (block, target page), or NULL. */
+typedef uint8_t *(*MigMultifdHostFn)(void *opaque, unsigned block, uint64_t page);
+
+MigMultifdRecv *mig_multifd_recv_new(const MigMultifdConfig *cfg, MigMultifdHostFn host,
+                                     void *opaque);
+/* Takes a newly accepted channel: reads and checks its hello (QEMU's texts).  When the
+ * last channel arrives the receive threads start. */
+bool mig_multifd_recv_add_channel(MigMultifdRecv *m, Chan *c, GError **err);
+bool mig_multifd_recv_ready(MigMultifdRecv *m);
+/* At a RAM EOS of the main stream: waits for a SYNC from every channel, then lets them go
+ * on.  False with the first channel error. */
+bool mig_multifd_recv_sync(MigMultifdRecv *m, GError **err);
+void mig_multifd_recv_shutdown(MigMultifdRecv *m);
+void mig_multifd_recv_free(MigMultifdRecv *m);
+
+#endif
