@@ -249,8 +249,9 @@ static int cmd_record(int argc, char **argv)
         ctx, "Methods are tried in order uffd-wp (userfaultfd async write-protect and "
              "PAGEMAP_SCAN,\nLinux 6.7+, exact), soft-dirty (where the kernel has it), mem-hash "
              "(page hashing of\n/proc/PID/mem, always works, misses same-value rewrites).  "
-             "uffd-wp needs the recorder\nto start the command.  Example:\n"
-             "  migbench trace record -o cc.trace -- gcc -O2 -c big.c\n");
+             "uffd-wp needs the recorder\nto start the command.  The process is followed "
+             "across exec, not into its children.\nExample:\n"
+             "  migbench trace record -o py.trace -- python3 -c 'x = list(range(10**7))'\n");
     g_option_context_add_main_entries(ctx, entries, NULL);
     int rc = parse(ctx, &oargc, &oargv);
     g_option_context_free(ctx);

@@ -80,6 +80,7 @@ bool sim_replay_seek(SimReplay *r, uint64_t loop_count, uint64_t epoch_pos, int6
                      int64_t tt, GError **err);
 void sim_replay_log_start(SimReplay *r);
 void sim_replay_log_stop(SimReplay *r);
+/* ORs and clears the log (a NULL bitmap skips its block); returns the newly set bits. */
 uint64_t sim_replay_log_sync(SimReplay *r, uint64_t *const *bitmaps);
 /* The page's content class (resolved, 1..4) and version. */
 int sim_replay_page_class(const SimReplay *r, unsigned b, uint64_t page, uint32_t *version);

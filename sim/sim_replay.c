@@ -278,8 +278,10 @@ uint64_t sim_replay_log_sync(SimReplay *r, uint64_t *const *bitmaps)
                 size_t w = s * 64 + (size_t)__builtin_ctzll(bits);
                 uint64_t d = dirty[w];
                 dirty[w] = 0;
-                newly += (uint64_t)__builtin_popcountll(d & ~bm[w]);
-                bm[w] |= d;
+                if (bm) { /* no bitmap: the engine skips this block; just clear the log */
+                    newly += (uint64_t)__builtin_popcountll(d & ~bm[w]);
+                    bm[w] |= d;
+                }
                 bits &= bits - 1;
             }
         }
