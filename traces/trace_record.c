@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -120,7 +121,7 @@ static bool start_child(Rec *r, GError **err)
     if (pid == 0) {
         fcntl(sv[1], F_SETFD, 0); /* the child end survives exec */
         put_num(pidvar + strlen("MIGBENCH_REC_PID="), (long)getpid());
-        sigprocmask(SIG_SETMASK, &r->oldmask, NULL);
+        sigprocmask(SIG_SETMASK, &r->oldmask, NULL); /* the child is single-threaded */
         execvpe(argv[0], argv, (char **)env->pdata);
         char msg[32] = "execfail ";
         put_num(msg + 9, errno);
@@ -467,7 +468,7 @@ bool trace_record(const TraceRecordOptions *o, TraceRecordResult *res, GError **
     mb_progress_init(&r.prog);
     TraceMethod method = choose_method(o, r.notes, err);
     rec_state_init(&r.st, o->pid, method);
-    sigprocmask(SIG_SETMASK, NULL, &r.oldmask);
+    pthread_sigmask(SIG_SETMASK, NULL, &r.oldmask);
     if ((int)method < 0)
         goto out;
     if (o->handle_signals) {
@@ -475,7 +476,7 @@ bool trace_record(const TraceRecordOptions *o, TraceRecordResult *res, GError **
         sigemptyset(&set);
         sigaddset(&set, SIGINT);
         sigaddset(&set, SIGTERM);
-        sigprocmask(SIG_BLOCK, &set, NULL);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
         r.sigfd = signalfd(-1, &set, SFD_CLOEXEC);
     }
     if (o->argv && !start_child(&r, err))
@@ -522,7 +523,7 @@ out:
         close(r.pidfd);
     if (r.sigfd >= 0) {
         close(r.sigfd);
-        sigprocmask(SIG_SETMASK, &r.oldmask, NULL);
+        pthread_sigmask(SIG_SETMASK, &r.oldmask, NULL);
     }
     if (r.tmpdir) {
         g_remove(r.preload);
