@@ -62,8 +62,18 @@ static void fail_incoming(MigEngine *e, GError *err)
 
 static uint8_t *multifd_host(void *opaque, unsigned block, uint64_t page)
 {
-    MbGuest *g = opaque;
-    return g->ops->page_host(g, block, page);
+    MigEngine *e = opaque;
+    return e->guest->ops->page_host(e->guest, block, page);
+}
+
+/* A multifd channel failed: the main stream loader must stop too. */
+static void multifd_failed(void *opaque)
+{
+    MigEngine *e = opaque;
+    g_mutex_lock(&e->in.lock);
+    if (e->in.file)
+        mig_file_shutdown(e->in.file);
+    g_mutex_unlock(&e->in.lock);
 }
 
 /* With multifd, the load starts only once every channel has connected (QEMU's
@@ -79,7 +89,7 @@ static bool accept_multifd(MigEngine *e, GError **err)
         return false;
     }
     mig_multifd_config(e, &cfg);
-    MigMultifdRecv *m = mig_multifd_recv_new(&cfg, multifd_host, e->guest);
+    MigMultifdRecv *m = mig_multifd_recv_new(&cfg, multifd_host, multifd_failed, e);
     g_mutex_lock(&e->in.lock);
     e->in.multifd = m;
     g_mutex_unlock(&e->in.lock);
@@ -116,6 +126,14 @@ static gpointer incoming_thread(gpointer opaque)
     MigMultifdRecv *mf = e->in.multifd;
     e->in.multifd = NULL;
     g_mutex_unlock(&e->in.lock);
+    if (!ok && mf) {
+        /* A failed channel is the cause; the main stream only saw the shutdown after. */
+        GError *cause = mig_multifd_recv_error(mf);
+        if (cause) {
+            g_clear_error(&err);
+            err = cause;
+        }
+    }
     mig_multifd_recv_free(mf);
     if (ok && !e->guest->ops->verify(e->guest, &err))
         ok = false;

@@ -408,6 +408,7 @@ typedef struct {
 struct MigMultifdRecv {
     MigMultifdConfig cfg;
     MigMultifdHostFn host;
+    void (*on_error)(void *opaque);
     void *opaque;
     MfRecv *ch;
     unsigned connected;
@@ -420,11 +421,12 @@ struct MigMultifdRecv {
 };
 
 MigMultifdRecv *mig_multifd_recv_new(const MigMultifdConfig *cfg, MigMultifdHostFn host,
-                                     void *opaque)
+                                     void (*on_error)(void *opaque), void *opaque)
 {
     MigMultifdRecv *m = g_new0(MigMultifdRecv, 1);
     m->cfg = *cfg;
     m->host = host;
+    m->on_error = on_error;
     m->opaque = opaque;
     g_mutex_init(&m->lock);
     g_cond_init(&m->cond);
@@ -432,16 +434,25 @@ MigMultifdRecv *mig_multifd_recv_new(const MigMultifdConfig *cfg, MigMultifdHost
     return m;
 }
 
+/* A failed channel fails the whole incoming migration at once: every channel is shut
+ * down (so the source's writes fail too) and the owner is told (it shuts down the main
+ * stream, which the loader may be blocked on). */
 static bool recv_fail(MigMultifdRecv *m, GError *err)
 {
     g_mutex_lock(&m->lock);
-    if (!m->error)
+    bool first = !m->error;
+    if (first)
         m->error = err;
     else
         g_error_free(err);
     m->quit = true;
+    for (unsigned i = 0; i < m->cfg.channels; i++)
+        if (m->ch[i].chan)
+            chan_shutdown(m->ch[i].chan);
     g_cond_broadcast(&m->cond);
     g_mutex_unlock(&m->lock);
+    if (first && m->on_error)
+        m->on_error(m->opaque);
     return false;
 }
 
@@ -666,6 +677,14 @@ bool mig_multifd_recv_add_channel(MigMultifdRecv *m, Chan *c, GError **err)
         for (unsigned i = 0; i < cfg->channels; i++)
             m->ch[i].th = g_thread_new("multifd-recv", recv_thread, &m->ch[i]);
     return true;
+}
+
+GError *mig_multifd_recv_error(MigMultifdRecv *m)
+{
+    g_mutex_lock(&m->lock);
+    GError *e = m->error ? g_error_copy(m->error) : NULL;
+    g_mutex_unlock(&m->lock);
+    return e;
 }
 
 bool mig_multifd_recv_ready(MigMultifdRecv *m)

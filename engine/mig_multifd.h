@@ -69,12 +69,16 @@ typedef struct MigMultifdRecv MigMultifdRecv;
 /* `host_page` returns the writable memory of (block, target page), or NULL. */
 typedef uint8_t *(*MigMultifdHostFn)(void *opaque, unsigned block, uint64_t page);
 
+/* `on_error` (may be NULL) runs once, on the failing channel's thread, when a channel
+ * fails; `opaque` goes to both callbacks. */
 MigMultifdRecv *mig_multifd_recv_new(const MigMultifdConfig *cfg, MigMultifdHostFn host,
-                                     void *opaque);
+                                     void (*on_error)(void *opaque), void *opaque);
 /* Takes a newly accepted channel: reads and checks its hello (QEMU's texts).  When the
  * last channel arrives the receive threads start. */
 bool mig_multifd_recv_add_channel(MigMultifdRecv *m, Chan *c, GError **err);
 bool mig_multifd_recv_ready(MigMultifdRecv *m);
+/* A copy of the first channel error, or NULL. */
+GError *mig_multifd_recv_error(MigMultifdRecv *m);
 /* At a RAM EOS of the main stream: waits for a SYNC from every channel, then lets them go
  * on.  False with the first channel error. */
 bool mig_multifd_recv_sync(MigMultifdRecv *m, GError **err);
