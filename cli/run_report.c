@@ -50,6 +50,7 @@ json_object *run_report_build(json_object *settings, json_object *src, json_obje
         copy(d, dst, "status", "status");
         copy(d, dst, "verified", "verified");
         copy(d, dst, "error-desc", "error-desc");
+        copy(d, dst, "announce", "announce");
         copy(d, dst, "guest-info", "guest-info");
     } else {
         json_object_object_add(d, "status", json_object_new_string("not completed"));
@@ -129,6 +130,17 @@ void run_report_print(FILE *out, json_object *report)
             json_object_get_boolean(get(d, "verified")) ? "every page verified" : "NOT verified",
             get(d, "error-desc") ? ": " : "",
             get(d, "error-desc") ? json_object_get_string(get(d, "error-desc")) : "");
+    json_object *an = get(d, "announce");
+    if (an) {
+        GString *times = g_string_new(NULL);
+        json_object *rounds = get(an, "rounds");
+        for (size_t i = 0; rounds && i < json_object_array_length(rounds); i++)
+            g_string_append_printf(times, "%s%" PRId64, i ? ", " : "",
+                                   num(json_object_array_get_idx(rounds, i), "time-ms"));
+        fprintf(out, "  announce        %" PRId64 " rounds at %s ms\n", num(an, "frames"),
+                times->len ? times->str : "-");
+        g_string_free(times, TRUE);
+    }
     json_object *w = get(report, "wall");
     if (w)
         fprintf(out, "  wall clock      %s\n",

@@ -6,6 +6,7 @@
  * reports completed.  A failed load leaves the vm up in 'failed' with an error-desc naming
  * what and where (QEMU exits instead; --incoming-exit-on-error restores that). */
 #include "mb_util.h"
+#include "mig_announce.h"
 #include "mig_multifd.h"
 #include "mig_report.h"
 #include "mig_stream.h"
@@ -140,9 +141,12 @@ static gpointer incoming_thread(gpointer opaque)
     int64_t load_ms = (mb_monotonic_ns() - t0) / 1000000;
     if (ok) {
         finish_incoming(e);
-        mig_report_dest_end(e, true, NULL, load_ms);
+        /* QEMU announces from the bottom half that completes the migration; the rounds
+         * after the first follow on a timer while the guest runs. */
+        json_object *announce = mig_announce_run(e, &e->in.stopping);
+        mig_report_dest_end(e, true, NULL, load_ms, announce);
     } else {
-        mig_report_dest_end(e, false, err->message, load_ms);
+        mig_report_dest_end(e, false, err->message, load_ms, NULL);
         fail_incoming(e, err);
     }
     send_shut(rp, !ok);
@@ -223,6 +227,7 @@ bool mig_dest_start(MigEngine *e, const char *uri, int fd, GError **err)
 
 void mig_dest_stop(MigEngine *e)
 {
+    __atomic_store_n(&e->in.stopping, true, __ATOMIC_RELAXED);
     g_mutex_lock(&e->in.lock);
     if (e->in.listener)
         chan_listener_close(e->in.listener);

@@ -101,6 +101,7 @@ typedef struct MigIncoming {
     bool started;  /* migrate-incoming succeeded once */
     char *guest_state_runstate;
     struct MigMultifdRecv *multifd; /* guarded by lock */
+    bool stopping;                  /* the vm is shutting down (atomic) */
 } MigIncoming;
 
 struct MigEngine {

@@ -70,7 +70,8 @@ void mig_report_source_end(MigEngine *e)
     json_object_put(o);
 }
 
-void mig_report_dest_end(MigEngine *e, bool ok, const char *error, int64_t load_ms)
+void mig_report_dest_end(MigEngine *e, bool ok, const char *error, int64_t load_ms,
+                         json_object *announce)
 {
     json_object *o = json_object_new_object();
 
@@ -81,6 +82,8 @@ void mig_report_dest_end(MigEngine *e, bool ok, const char *error, int64_t load_
     if (error)
         json_object_object_add(o, "error-desc", json_object_new_string(error));
     json_object_object_add(o, "load-wall-ms", json_object_new_int64(load_ms));
+    if (announce)
+        json_object_object_add(o, "announce", announce);
     json_object *info = e->guest->ops->info ? e->guest->ops->info(e->guest) : NULL;
     if (info)
         json_object_object_add(o, "guest-info", info);

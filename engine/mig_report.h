@@ -31,8 +31,9 @@ void mig_report_pass(MigEngine *e, const MigPassRecord *rec);
 void mig_report_reset(MigEngine *e);
 /* Writes the source report if --report was given (after the migration ended). */
 void mig_report_source_end(MigEngine *e);
-/* Writes the destination report if --report was given. */
-void mig_report_dest_end(MigEngine *e, bool ok, const char *error, int64_t load_ms);
+/* Writes the destination report if --report was given (takes `announce`, may be NULL). */
+void mig_report_dest_end(MigEngine *e, bool ok, const char *error, int64_t load_ms,
+                         json_object *announce);
 /* The recorded passes as a JSON array. */
 json_object *mig_report_passes_json(MigEngine *e);
 

@@ -226,3 +226,48 @@ def test_return_path_reports_destination_failure(vms):
     src.qmp.call("migrate", {"uri": uri})
     assert wait_status(dst.qmp, ("failed", "completed")) == "failed"
     assert wait_status(src.qmp, ("failed", "completed")) == "failed"
+
+
+def shared_trace(vms):
+    """A trace with a private block and a shared one, both written, as a sim guest spec."""
+    txt = vms.path("shared.txt")
+    with open(txt, "w") as f:
+        f.write("# migbench trace text v1\n# page-size 4096\n# vcpus 1\n"
+                "# duration-ns 1000000000\n# seed 4\n# init random\n"
+                "# block pc.ram 16777216\n# block shm 16777216 shared\n"
+                "t_ns,vcpu,block,page,class\n")
+        for i in range(400):
+            f.write(f"{i * 2000000},0,{i % 2},{(i * 37) % 4096},text\n")
+    out = vms.path("shared.trace")
+    import subprocess
+    subprocess.run([vms.target.vm_argv[0], "trace", "convert", txt, "-o", out], check=True,
+                   capture_output=True)
+    return f"sim:{out}"
+
+
+@pytest.mark.covers("cap:x-ignore-shared")
+@pytest.mark.migbench_only("needs a guest with a shared RAM block (sim trace with a shared block)")
+def test_x_ignore_shared_skips_shared_blocks(vms):
+    guest = shared_trace(vms)
+    results = {}
+    for ignore in (False, True):
+        src, dst = start_pair(vms, caps={"x_ignore_shared": ignore}, **both(guest))
+        info = complete(src, dst)
+        results[ignore] = info["ram"]
+        src.qmp.call("quit")
+        dst.qmp.call("quit")
+    # total counts only the migrated blocks; the shared block is neither sent nor counted
+    assert results[False]["total"] == 32 << 20
+    assert results[True]["total"] == 16 << 20
+    assert results[True]["transferred"] < results[False]["transferred"] * 0.6
+
+
+@pytest.mark.migbench_only("the destination checks the validated capability (QEMU exits)")
+def test_x_ignore_shared_mismatch_fails(vms):
+    guest = shared_trace(vms)
+    src, dst, uri = prepare_pair(vms, **both(guest))
+    set_caps(src.qmp, x_ignore_shared=True)
+    src.qmp.call("migrate", {"uri": uri})
+    assert wait_status(dst.qmp, ("failed", "completed")) == "failed"
+    assert dst.qmp.call("query-migrate")["error-desc"].startswith(
+        "Capability x-ignore-shared is off, but received capability is on")
