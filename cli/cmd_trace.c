@@ -5,6 +5,7 @@
  * is stable for scripts: subcommands, options and exit codes (0 ok, 1 failure, 2 usage) are
  * documented in docs/trace-format.md; `stats --json` and `info --json` are for programs. */
 #include "cli.h"
+#include "kvm.h"
 #include "trace.h"
 
 #include "mb_error.h"
@@ -189,11 +190,10 @@ static int cmd_gen(int argc, char **argv)
 
 /* The place where `trace record --kvm` goes: recording a KVM guest's dirty log belongs to
  * kvm/ (its memory slots and dirty ring).  When kvm/ provides its recorder, dispatch here. */
+/* `trace record --kvm ...`: a KVM guest's dirty log sampled at an interval (kvm/). */
 static int record_kvm(int argc, char **argv)
 {
-    fprintf(stderr, "migbench trace record --kvm: recording KVM guests is not available in "
-                    "this build (provided by kvm/)\n");
-    return 1;
+    return kvm_trace_record_main(argc, argv);
 }
 
 static int record_check(void)
