@@ -31,6 +31,8 @@ typedef struct {
     const char *link_bandwidth;
     const char *link_latency;
     int64_t timeout_ns;
+    int64_t max_passes;
+    int64_t max_time_ns;
     GPtrArray *caps;   /* "name=on" */
     GPtrArray *params; /* "name=value" */
     bool keep;
@@ -61,6 +63,9 @@ static void usage(FILE *f)
             "  --link-bandwidth BW   sim: simulated link (default 10Gbit)\n"
             "  --link-latency DUR    sim: one-way latency (default 0)\n"
             "  --pace RATIO          sim: virtual seconds per wall second (default unpaced)\n"
+            "  --max-passes N        cancel a migration that has not converged after N passes\n"
+            "                        (default 30, like guestperf; 0 = no limit)\n"
+            "  --max-time DUR        ... or after this much guest time (default 300s; 0 = none)\n"
             "  --timeout DUR         give up (cancel) after this much wall time (default 10min)\n"
             "  --json FILE           write the JSON report (- for stdout)\n"
             "  --check GOLDEN        compare the result with a golden JSON report; exit 1 on\n"
@@ -76,6 +81,8 @@ static int parse_options(int argc, char **argv, RunOptions *o)
     o->schema = "5.0";
     o->transport = "unix";
     o->timeout_ns = 600LL * 1000000000;
+    o->max_passes = 30;
+    o->max_time_ns = 300LL * 1000000000;
     o->caps = g_ptr_array_new();
     o->params = g_ptr_array_new();
     for (int i = 1; i < argc; i++) {
@@ -116,6 +123,18 @@ static int parse_options(int argc, char **argv, RunOptions *o)
                 g_error_free(err);
                 return 2;
             }
+        } else if (!strcmp(a, "--max-passes")) {
+            if (!mb_parse_i64(VALUE(), &o->max_passes) || o->max_passes < 0) {
+                fprintf(stderr, "migbench run: --max-passes needs a number >= 0\n");
+                return 2;
+            }
+        } else if (!strcmp(a, "--max-time")) {
+            GError *err = NULL;
+            if (!mb_parse_duration(VALUE(), &o->max_time_ns, &err)) {
+                fprintf(stderr, "migbench run: %s\n", err->message);
+                g_error_free(err);
+                return 2;
+            }
         } else if (!strcmp(a, "--json")) {
             o->json_path = VALUE();
         } else if (!strcmp(a, "--check")) {
@@ -138,10 +157,62 @@ static int parse_options(int argc, char **argv, RunOptions *o)
     return -1;
 }
 
+/* The limits become scenario actions run by the source itself, so where a migration is
+ * given up is as deterministic as the rest (a runner watching over QMP would cancel at a
+ * wall-clock moment).  The user's own scenario actions come first.  Returns the path of
+ * the scenario to pass to the source, or NULL when there is none. */
+static gchar *build_scenario(const RunOptions *o, const char *dir, GError **err)
+{
+    json_object *actions = json_object_new_array();
+
+    if (o->scenario) {
+        json_object *user = json_object_from_file(o->scenario), *list = NULL;
+        if (!user || !json_object_object_get_ex(user, "actions", &list) ||
+            !json_object_is_type(list, json_type_array)) {
+            mb_error_set(err, "%s: not a scenario (a JSON object with an \"actions\" array)",
+                         o->scenario);
+            json_object_put(user);
+            json_object_put(actions);
+            return NULL;
+        }
+        for (size_t i = 0; i < json_object_array_length(list); i++)
+            json_object_array_add(actions, json_object_get(json_object_array_get_idx(list, i)));
+        json_object_put(user);
+    }
+    if (o->max_passes > 0) {
+        json_object *a = json_object_new_object(), *at = json_object_new_object();
+        json_object_object_add(at, "pass", json_object_new_int64(o->max_passes + 1));
+        json_object_object_add(a, "at", at);
+        json_object_object_add(a, "execute", json_object_new_string("migrate_cancel"));
+        json_object_array_add(actions, a);
+    }
+    if (o->max_time_ns > 0) {
+        json_object *a = json_object_new_object(), *at = json_object_new_object();
+        json_object_object_add(at, "time", json_object_new_int64(o->max_time_ns / 1000000));
+        json_object_object_add(a, "at", at);
+        json_object_object_add(a, "execute", json_object_new_string("migrate_cancel"));
+        json_object_array_add(actions, a);
+    }
+    if (!json_object_array_length(actions)) {
+        json_object_put(actions);
+        return NULL;
+    }
+    json_object *root = json_object_new_object();
+    json_object_object_add(root, "actions", actions);
+    gchar *path = g_strdup_printf("%s/scenario.json", dir);
+    bool ok = g_file_set_contents(path, json_object_to_json_string(root), -1, err);
+    json_object_put(root);
+    if (!ok) {
+        g_free(path);
+        return NULL;
+    }
+    return path;
+}
+
 /* ---- the two vm processes ---- */
 
 static bool vm_start(RunVm *vm, const RunOptions *o, const char *dir, const char *name,
-                     bool incoming, GError **err)
+                     bool incoming, const char *scenario, GError **err)
 {
     gchar *self = g_file_read_link("/proc/self/exe", err);
     if (!self)
@@ -159,9 +230,9 @@ static bool vm_start(RunVm *vm, const RunOptions *o, const char *dir, const char
         g_ptr_array_add(argv, "--incoming");
         g_ptr_array_add(argv, "defer");
     } else {
-        if (o->scenario) {
+        if (scenario) {
             g_ptr_array_add(argv, "--scenario");
-            g_ptr_array_add(argv, (char *)o->scenario);
+            g_ptr_array_add(argv, (char *)scenario);
         }
         if (o->pace) {
             g_ptr_array_add(argv, "--pace");
@@ -442,6 +513,8 @@ static json_object *settings_json(const RunOptions *o)
         json_object_object_add(s, "link-latency", json_object_new_string(o->link_latency));
     if (o->scenario)
         json_object_object_add(s, "scenario", json_object_new_string(o->scenario));
+    json_object_object_add(s, "max-passes", json_object_new_int64(o->max_passes));
+    json_object_object_add(s, "max-time-ms", json_object_new_int64(o->max_time_ns / 1000000));
     return s;
 }
 
@@ -456,9 +529,13 @@ static json_object *run_migration(const RunOptions *o, const char *dir, GError *
     mb_progress_init(&progress);
     if (o->quiet)
         progress.tty = false;
-    if (!vm_start(&dst, o, dir, "destination", true, err) ||
-        !vm_start(&src, o, dir, "source", false, err) || !apply_settings(&dst, o, NULL, err) ||
-        !apply_settings(&src, o, settings, err) || !start_migration(&src, &dst, o, dir, err))
+    gchar *scenario = NULL;
+    if (!(scenario = build_scenario(o, dir, err)) && *err)
+        goto out;
+    if (!vm_start(&dst, o, dir, "destination", true, NULL, err) ||
+        !vm_start(&src, o, dir, "source", false, scenario, err) ||
+        !apply_settings(&dst, o, NULL, err) || !apply_settings(&src, o, settings, err) ||
+        !start_migration(&src, &dst, o, dir, err))
         goto out;
     const char *src_final = wait_final(&src, &progress, &src, deadline, err);
     if (!src_final) {
@@ -491,6 +568,7 @@ static json_object *run_migration(const RunOptions *o, const char *dir, GError *
     json_object_put(srep);
     json_object_put(drep);
 out:
+    g_free(scenario);
     mb_progress_done(&progress);
     vm_stop(&src);
     vm_stop(&dst);

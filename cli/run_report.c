@@ -89,7 +89,13 @@ void run_report_print(FILE *out, json_object *report)
     if (passes && json_object_array_length(passes)) {
         fprintf(out, "\n  %5s %10s %12s %12s %14s %9s\n", "pass", "time", "sent", "remaining",
                 "dirty pages/s", "throttle");
-        for (size_t i = 0; i < json_object_array_length(passes); i++) {
+        size_t n = json_object_array_length(passes);
+        for (size_t i = 0; i < n; i++) {
+            /* Long runs: the first and last ten passes tell the story. */
+            if (n > 24 && i == 10) {
+                fprintf(out, "  %5s ... %zu passes ...\n", "", n - 20);
+                i = n - 10;
+            }
             json_object *p = json_object_array_get_idx(passes, i);
             fprintf(out, "  %5" PRId64 " %10s %12s %12s %14" PRId64 " %8" PRId64 "%%\n",
                     num(p, "pass"), mb_fmt_duration(a, sizeof(a), num(p, "time-ms") * 1000000),
@@ -99,6 +105,12 @@ void run_report_print(FILE *out, json_object *report)
         }
     }
     fprintf(out, "\n  status          %s\n", json_object_get_string(get(r, "status")));
+    const char *st = json_object_get_string(get(r, "status"));
+    if (st && !strcmp(st, "cancelled"))
+        fprintf(out,
+                "  note            did not converge within the limits (--max-passes %" PRId64
+                ", --max-time %" PRId64 " ms)\n",
+                num(s, "max-passes"), num(s, "max-time-ms"));
     if (get(r, "error-desc"))
         fprintf(out, "  error           %s\n", json_object_get_string(get(r, "error-desc")));
     if (get(r, "total-time-ms")) {
