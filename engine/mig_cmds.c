@@ -358,6 +358,8 @@ static bool migrate_prepare(MigEngine *e, json_object *args, GError **err)
         mig_scenario_rearm(e->scenario);
     mig_set_state(e, &e->out.state, MIG_NONE, MIG_SETUP);
     e->out.start_time = mb_guest_now(e->guest) / 1000000;
+    e->out.wall_start = mb_monotonic_ns();
+    e->out.wall_end = 0;
     g_mutex_lock(&e->out.lock);
     e->out.pub.now_ms = e->out.start_time;
     g_mutex_unlock(&e->out.lock);

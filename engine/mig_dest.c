@@ -123,6 +123,9 @@ static gpointer incoming_thread(gpointer opaque)
     g_mutex_unlock(&e->in.lock);
     mig_set_state(e, &e->in.state, MIG_NONE, MIG_ACTIVE);
     bool ok = accept_multifd(e, &err) && mig_loadvm(e, f, &rp, &err);
+    /* Wall-clock load time (reports only, never a sim result): up to the end of the stream,
+     * before verification. */
+    int64_t load_ns = mb_monotonic_ns() - t0;
     g_mutex_lock(&e->in.lock);
     MigMultifdRecv *mf = e->in.multifd;
     e->in.multifd = NULL;
@@ -138,7 +141,7 @@ static gpointer incoming_thread(gpointer opaque)
     mig_multifd_recv_free(mf);
     if (ok && !e->guest->ops->verify(e->guest, &err))
         ok = false;
-    int64_t load_ms = (mb_monotonic_ns() - t0) / 1000000;
+    int64_t load_ms = load_ns / 1000000;
     if (ok) {
         finish_incoming(e);
         /* QEMU announces from the bottom half that completes the migration; the rounds

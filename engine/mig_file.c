@@ -129,6 +129,16 @@ bool mig_get_buffer(MigFile *f, void *p, size_t len)
     return true;
 }
 
+const uint8_t *mig_get_buffered(MigFile *f, size_t len)
+{
+    if (f->error || f->len - f->rpos < len)
+        return NULL;
+    const uint8_t *p = f->buf + f->rpos;
+    f->rpos += len;
+    f->pos += len;
+    return p;
+}
+
 int mig_peek_byte(MigFile *f)
 {
     if (f->rpos == f->len && !fill(f))

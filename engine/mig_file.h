@@ -50,6 +50,9 @@ uint32_t mig_get_be32(MigFile *f);
 uint64_t mig_get_be64(MigFile *f);
 /* Reads exactly len bytes (zeros and an error on a short stream). */
 bool mig_get_buffer(MigFile *f, void *p, size_t len);
+/* When the next `len` bytes are already buffered, returns a pointer to them and consumes
+ * them (no copy); NULL otherwise (use mig_get_buffer). */
+const uint8_t *mig_get_buffered(MigFile *f, size_t len);
 /* Next byte without consuming it; -1 at end of stream or error. */
 int mig_peek_byte(MigFile *f);
 /* Reads a counted string into buf (at least 256 bytes); returns its length. */

@@ -75,7 +75,8 @@ typedef struct MigOutgoing {
     Chan *pending_chan;    /* connected synchronously (exec, fd) before the thread starts */
     ChanUri uri;
     MigPublished pub;
-    int64_t start_time; /* guest clock, ms */
+    int64_t start_time;           /* guest clock, ms */
+    int64_t wall_start, wall_end; /* monotonic ns of migrate and of the end (reports only) */
     bool vm_was_running;
     bool must_remove_block_options;
     MigSem pause_sem;

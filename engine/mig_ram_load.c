@@ -165,11 +165,18 @@ bool mig_ram_load(MigRamLoad *l, MigFile *f, uint32_t version, GError **err)
                 memset(host, ch, MB_TARGET_PAGE_SIZE);
             break;
         }
-        case RAM_SAVE_FLAG_PAGE:
-            if (!mig_get_buffer(f, l->page, MB_TARGET_PAGE_SIZE))
-                return true; /* truncated: the page is not applied */
-            memcpy(host, l->page, MB_TARGET_PAGE_SIZE);
+        case RAM_SAVE_FLAG_PAGE: {
+            /* Straight from the stream buffer when the page is all there; otherwise
+             * through a private copy: a truncated page is never applied. */
+            const uint8_t *p = mig_get_buffered(f, MB_TARGET_PAGE_SIZE);
+            if (!p) {
+                if (!mig_get_buffer(f, l->page, MB_TARGET_PAGE_SIZE))
+                    return true;
+                p = l->page;
+            }
+            memcpy(host, p, MB_TARGET_PAGE_SIZE);
             break;
+        }
         case RAM_SAVE_FLAG_XBZRLE: {
             /* QEMU's load_xbzrle; decoded into a copy so a bad delta changes nothing. */
             uint8_t flag = mig_get_byte(f);

@@ -333,6 +333,7 @@ static void iteration_finish(MigSource *s)
 {
     MigEngine *e = s->e;
 
+    e->out.wall_end = mb_monotonic_ns();
     e->guest->ops->set_throttle(e->guest, 0);
     g_mutex_lock(&e->out.lock);
     e->out.pub.throttle_pct = 0;
