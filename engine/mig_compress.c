@@ -293,6 +293,8 @@ void mig_decompress_free(MigDecompress *d)
     if (!d)
         return;
     g_thread_pool_free(d->pool, FALSE, TRUE);
+    /* glib keeps finished pool threads for reuse; let them go so nothing outlives us. */
+    g_thread_pool_stop_unused_threads();
     g_cond_clear(&d->cond);
     g_mutex_clear(&d->lock);
     g_free(d);

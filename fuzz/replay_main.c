@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* Optional in a harness, as with libFuzzer. */
+__attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static int cmp_names(const void *a, const void *b)
 {
@@ -35,6 +37,9 @@ static int run_file(const char *path)
 int main(int argc, char **argv)
 {
     int files = 0, failures = 0;
+
+    if (LLVMFuzzerInitialize)
+        LLVMFuzzerInitialize(&argc, &argv);
 
     for (int i = 1; i < argc; i++) {
         struct stat st;

@@ -1,0 +1,19 @@
+/* fuzz_support: linked into every harness (libFuzzer and replay builds).
+ *
+ * glib 2.74's GSlice gives each thread a magazine cache that lives as long as the thread;
+ * glib's thread pools keep idle threads, so libFuzzer's per-input leak check (LSan) sees
+ * those caches as leaks.  They are glib's, allocated under g_slice_free1: suppressing
+ * exactly that frame keeps every leak of our own code reported.  glib has no frame
+ * pointers, so allocation stacks are unwound the slow, exact way or the frame is unseen. */
+const char *__lsan_default_suppressions(void);
+const char *__asan_default_options(void);
+
+const char *__asan_default_options(void)
+{
+    return "fast_unwind_on_malloc=0";
+}
+
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:g_slice_free1\n";
+}
