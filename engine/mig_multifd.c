@@ -366,10 +366,11 @@ void mig_multifd_send_free(MigMultifdSend *m)
     m->quit = true;
     g_cond_broadcast(&m->cond);
     g_mutex_unlock(&m->lock);
+    for (unsigned i = 0; i < m->cfg.channels; i++)
+        if (m->ch[i].th)
+            g_thread_join(m->ch[i].th);
     for (unsigned i = 0; i < m->cfg.channels; i++) {
         MfSend *ch = &m->ch[i];
-        if (ch->th)
-            g_thread_join(ch->th);
         chan_close(ch->chan);
         if (m->cfg.method == MIG_MULTIFD_ZLIB)
             deflateEnd(&ch->zs);
@@ -725,10 +726,13 @@ void mig_multifd_recv_free(MigMultifdRecv *m)
     if (!m)
         return;
     mig_multifd_recv_shutdown(m);
+    /* Every thread is joined before any channel goes: a failing thread shuts down all of
+     * its siblings' channels. */
+    for (unsigned i = 0; i < m->cfg.channels; i++)
+        if (m->ch[i].th)
+            g_thread_join(m->ch[i].th);
     for (unsigned i = 0; i < m->cfg.channels; i++) {
         MfRecv *ch = &m->ch[i];
-        if (ch->th)
-            g_thread_join(ch->th);
         chan_close(ch->chan);
         if (m->cfg.method == MIG_MULTIFD_ZLIB && ch->packet)
             inflateEnd(&ch->zs);

@@ -452,11 +452,13 @@ cleanup:
     g_mutex_unlock(&e->out.lock);
     mig_ram_free(s->ram);
     mig_file_close(s->f);
-    mig_set_state(e, &e->out.state, MIG_CANCELLING, MIG_CANCELLED);
+    /* QEMU does both in one main-loop step, so a client never sees 'cancelled' with the
+     * blk/inc options still on: undo them first. */
     if (e->out.must_remove_block_options) {
         e->out.must_remove_block_options = false;
         mig_block_options_undo(e);
     }
+    mig_set_state(e, &e->out.state, MIG_CANCELLING, MIG_CANCELLED);
     mig_report_source_end(e);
     g_free(s);
     return NULL;
@@ -486,10 +488,12 @@ void mig_source_cancel(MigEngine *e)
         old = atomic_load(&e->out.state);
         if (!(e->v5 ? mig_status_is_running(old) : mig_status_is_setup_or_active_v4(old)))
             return;
-        if (old == MIG_PRE_SWITCHOVER)
-            mig_sem_post(&e->out.pause_sem);
         mig_set_state(e, &e->out.state, (MigStatus)old, MIG_CANCELLING);
     } while (atomic_load(&e->out.state) != MIG_CANCELLING);
+    /* Woken only now that the state says cancelling (QEMU posts first, so its thread may
+     * still slip into 'device' before noticing; here the outcome is always the same). */
+    if (old == MIG_PRE_SWITCHOVER)
+        mig_sem_post(&e->out.pause_sem);
     /* In 5.0 'cancelling' counts as running, so a second cancel swaps cancelling for
      * cancelling and emits the event again: QEMU's quirk, kept on purpose. */
     g_mutex_lock(&e->out.lock);

@@ -593,7 +593,9 @@ static void test_record(void)
     }
     g_assert_cmpint(r, ==, 0);
     g_assert_no_error(e);
-    g_assert_cmpuint(epochs, >=, 10);
+    /* Sampling follows the wall clock, so how many samples fit in 200 ms depends on the
+     * machine's load; more than one shows the interval loop ran. */
+    g_assert_cmpuint(epochs, >=, 2);
     g_assert_cmpuint(events, >, 0);
     trace_source_free(s);
 
