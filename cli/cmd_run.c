@@ -561,6 +561,9 @@ static json_object *run_migration(const RunOptions *o, const char *dir, GError *
     json_object *wall = json_object_new_object();
     json_object_object_add(wall, "elapsed-ms",
                            json_object_new_int64((mb_monotonic_ns() - t0) / 1000000));
+    if (srep && json_object_object_get(srep, "migration-wall-ms"))
+        json_object_object_add(wall, "migration-ms",
+                               json_object_get(json_object_object_get(srep, "migration-wall-ms")));
     if (drep && json_object_object_get(drep, "load-wall-ms"))
         json_object_object_add(wall, "destination-load-ms",
                                json_object_get(json_object_object_get(drep, "load-wall-ms")));
