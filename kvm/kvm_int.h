@@ -42,6 +42,7 @@ typedef struct {
     unsigned hotw_pct;     /* hotspot: % of writes that go to the hot set */
     uint64_t seed;         /* random/hotspot streams */
     unsigned report_shift; /* random/hotspot: progress OUT every 2^n writes */
+    uint64_t work;         /* bytes of RAM the workload spans from 1 MiB (0: all of it) */
     KvmDirtyReq dirty;
     uint32_t ring_entries; /* dirty ring entries per vCPU (power of two) */
     bool thp;              /* madvise(MADV_HUGEPAGE) on guest RAM */

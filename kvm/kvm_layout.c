@@ -37,7 +37,8 @@
 
 static uint64_t work_pages(const KvmSpec *s)
 {
-    return (s->mem - KVM_ABI_WORK) / MB_TARGET_PAGE_SIZE;
+    uint64_t all = (s->mem - KVM_ABI_WORK) / MB_TARGET_PAGE_SIZE;
+    return s->work ? MIN(s->work / MB_TARGET_PAGE_SIZE, all) : all;
 }
 
 bool kvm_layout_check(const KvmSpec *s, GError **err)

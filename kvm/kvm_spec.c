@@ -102,6 +102,13 @@ static bool set_option(KvmSpec *s, const char *key, const char *v, GError **err)
         if (!parse_uint(key, v, 0, 100, &x, err))
             return false;
         s->hotw_pct = (unsigned)x;
+    } else if (strcmp(key, "work") == 0) {
+        /* The span the workload writes, from 1 MiB: work=99M is QEMU's migration-test
+         * guest (1 MiB to 100 MiB); the rest of RAM stays zero. */
+        if (!mb_parse_size(v, &s->work, NULL) || s->work < MB_TARGET_PAGE_SIZE) {
+            mb_error_set(err, "kvm: work=%s: expected a size of at least 4K", v);
+            return false;
+        }
     } else if (strcmp(key, "seed") == 0) {
         if (!parse_uint(key, v, 0, UINT64_MAX, &s->seed, err))
             return false;
@@ -132,10 +139,11 @@ static bool set_option(KvmSpec *s, const char *key, const char *v, GError **err)
         }
         s->ring_entries = (uint32_t)x;
     } else {
-        mb_error_set(err,
-                     "kvm: unknown option '%s' (mem, vcpus, slots, workload, hot, hotw, seed, "
-                     "report, dirty, ring, thp, fault)",
-                     key);
+        mb_error_set(
+            err,
+            "kvm: unknown option '%s' (mem, vcpus, slots, workload, work, hot, hotw, seed, "
+            "report, dirty, ring, thp, fault)",
+            key);
         return false;
     }
     return true;

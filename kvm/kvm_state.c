@@ -21,7 +21,7 @@
 #include <sys/ioctl.h>
 
 #define STATE_MAGIC     "MBKVMST"
-#define STATE_VERSION   1
+#define STATE_VERSION   2
 #define TAG(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
 #define TAG_CONF        TAG('C', 'O', 'N', 'F')
 #define TAG_REGS        TAG('R', 'E', 'G', 'S')
@@ -32,7 +32,7 @@
 #define TAG_EVNT        TAG('E', 'V', 'N', 'T')
 #define TAG_MSRS        TAG('M', 'S', 'R', 'S')
 #define TAG_END         TAG('E', 'N', 'D', '!')
-#define CONF_LEN        44
+#define CONF_LEN        52
 #define MAX_MSRS        32
 
 /* MSRs a long-mode guest may use; saved when KVM lists them. */
@@ -105,6 +105,7 @@ static void conf_encode(const KvmSpec *s, uint8_t *c)
     mb_st_be32(c + 28, s->hotw_pct);
     mb_st_be64(c + 32, s->seed);
     mb_st_be32(c + 40, s->report_shift);
+    mb_st_be64(c + 44, s->work);
 }
 
 static bool save_vcpu(KvmGuest *g, KvmVcpu *c, GByteArray *b, size_t xs, const uint32_t *msrs,
@@ -245,6 +246,7 @@ static bool check_conf(KvmGuest *g, const uint8_t *c, KvmSpec *out, GError **err
     s.hotw_pct = mb_ld_be32(c + 28);
     s.seed = mb_ld_be64(c + 32);
     s.report_shift = mb_ld_be32(c + 40);
+    s.work = mb_ld_be64(c + 44);
     if (s.report_shift > 30 || s.hot_pct > 99 || s.hotw_pct > 100) {
         mb_error_set(err, "kvm: the state carries invalid workload parameters");
         return false;
