@@ -4,7 +4,20 @@ destination, and report its statistics."""
 import pytest
 
 from lib.expect import expect_ok, set_caps, wait_status
-from lib.mig import finish_pair, never_converge, prepare_pair, start_pair
+from lib.mig import prepare_pair, start_pair
+
+
+def never_converge(vms):
+    """Parameters that keep a migration active until the test changes them."""
+    p = getattr(vms.target, "never_converge", None)
+    return dict(p) if p else {"downtime-limit": 1, "max-bandwidth": 40960}
+
+
+def finish_pair(src, dst):
+    st = wait_status(src.qmp, ("completed", "failed", "cancelled"))
+    assert st == "completed", src.qmp.call("query-migrate")
+    assert wait_status(dst.qmp, ("completed", "failed")) == "completed", \
+        dst.qmp.call("query-migrate")
 
 SPARSE = "sim:hotspot,size=64M,rate=8M,mix=sparse,seed=3"
 
