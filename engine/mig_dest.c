@@ -106,9 +106,12 @@ static gpointer incoming_thread(gpointer opaque)
 {
     MigEngine *e = opaque;
     GError *err = NULL;
-    Chan *c = e->in.pending_chan, *rp = NULL;
+    Chan *rp = NULL;
 
+    g_mutex_lock(&e->in.lock);
+    Chan *c = e->in.pending_chan;
     e->in.pending_chan = NULL;
+    g_mutex_unlock(&e->in.lock);
     if (!c)
         c = chan_listener_accept(e->in.listener, &err);
     if (!c) {
