@@ -9,8 +9,10 @@
  * run: into one reused buffer (the socket's speed), and into fresh memory like a
  * destination's RAM (what any receiver pays for first touching its pages). */
 #include "bench_common.h"
+#include "qmp_client.h"
 
 #include <fcntl.h>
+#include <gio/gio.h>
 #include <json-c/json.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -117,6 +119,146 @@ static double migrate(const char *migbench, const char *size, const char *transp
     return rate;
 }
 
+/* ---- real QEMU as a second baseline ----
+ * QEMU's RAM is a private mapping of a file of random bytes (memory-backend-file,
+ * share=off), so it is as incompressible as the sim guest without any guest code; the
+ * destination uses anonymous RAM under the same backend id (same RAM block name). */
+
+static char *random_file(uint64_t bytes)
+{
+    char *path = g_strdup("/tmp/bench-qemu-ram-XXXXXX");
+    int fd = g_mkstemp(path);
+    uint8_t *buf = g_malloc(CHUNK);
+    MbRand r;
+    mb_rand_seed(&r, 11);
+    for (uint64_t done = 0; fd >= 0 && done < bytes; done += CHUNK) {
+        for (size_t i = 0; i < CHUNK; i += 8) {
+            uint64_t v = mb_rand_next(&r);
+            memcpy(buf + i, &v, 8);
+        }
+        if (write(fd, buf, CHUNK) != CHUNK)
+            break;
+    }
+    if (fd >= 0)
+        close(fd);
+    g_free(buf);
+    return path;
+}
+
+static GSubprocess *qemu_vm(const char *dir, const char *name, const char *size, const char *ram,
+                            bool incoming)
+{
+    gchar *qmp = g_strdup_printf("unix:%s/%s.qmp,server=on,wait=off", dir, name);
+    gchar *obj =
+        ram ? g_strdup_printf("memory-backend-file,id=mem,size=%s,mem-path=%s,share=off", size, ram)
+            : g_strdup_printf("memory-backend-ram,id=mem,size=%s", size);
+    const char *argv[] = { "qemu-system-x86_64",
+                           "-nodefaults",
+                           "-display",
+                           "none",
+                           "-machine",
+                           "pc,memory-backend=mem",
+                           "-accel",
+                           "kvm",
+                           "-m",
+                           size,
+                           "-object",
+                           obj,
+                           "-qmp",
+                           qmp,
+                           incoming ? "-incoming" : NULL,
+                           "defer",
+                           NULL };
+    GSubprocess *p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDERR_SILENCE, NULL);
+    g_free(qmp);
+    g_free(obj);
+    return p;
+}
+
+static json_object *qcall(QmpClient *c, const char *cmd, const char *args)
+{
+    return qmp_client_call(c, cmd, args ? json_tokener_parse(args) : NULL, 30000, NULL);
+}
+
+/* One QEMU migration of SIZE; bytes/s over QEMU's own total-time (0 on failure). */
+static double migrate_qemu(const char *size, const char *ram_file, bool tcp, unsigned multifd)
+{
+    gchar *dir = g_dir_make_tmp("bench-qemu-XXXXXX", NULL);
+    GSubprocess *dst = qemu_vm(dir, "dst", size, NULL, true);
+    GSubprocess *src = qemu_vm(dir, "src", size, ram_file, false);
+    gchar *sq = g_strdup_printf("unix:%s/src.qmp", dir),
+          *dq = g_strdup_printf("unix:%s/dst.qmp", dir);
+    QmpClient *s = qmp_client_connect(sq, 20000, false, NULL);
+    QmpClient *d = qmp_client_connect(dq, 20000, false, NULL);
+    double rate = 0;
+    if (s && d) {
+        gchar *caps = g_strdup_printf("{\"capabilities\": [{\"capability\": \"multifd\", "
+                                      "\"state\": %s}]}",
+                                      multifd ? "true" : "false");
+        gchar *params = g_strdup_printf("{\"max-bandwidth\": 107374182400, "
+                                        "\"multifd-channels\": %u}",
+                                        multifd ? multifd : 2);
+        for (QmpClient **c = (QmpClient *[]){ s, d, NULL }; *c; c++) {
+            json_object_put(qcall(*c, "migrate-set-capabilities", caps));
+            json_object_put(qcall(*c, "migrate-set-parameters", params));
+        }
+        gchar *in = tcp ? g_strdup("{\"uri\": \"tcp:127.0.0.1:0\"}")
+                        : g_strdup_printf("{\"uri\": \"unix:%s/mig.sock\"}", dir);
+        json_object_put(qcall(d, "migrate-incoming", in));
+        gchar *out = NULL;
+        if (tcp) {
+            json_object *info = qcall(d, "query-migrate", NULL), *sa;
+            if (info && json_object_object_get_ex(info, "socket-address", &sa))
+                out = g_strdup_printf("{\"uri\": \"tcp:127.0.0.1:%s\"}",
+                                      json_object_get_string(json_object_object_get(
+                                          json_object_array_get_idx(sa, 0), "port")));
+            json_object_put(info);
+        } else {
+            out = g_strdup(in);
+        }
+        if (out)
+            json_object_put(qcall(s, "migrate", out));
+        int64_t deadline = mb_monotonic_ns() + 300LL * 1000000000;
+        while (out && mb_monotonic_ns() < deadline) {
+            json_object *info = qcall(s, "query-migrate", NULL), *st, *ram;
+            const char *status = info && json_object_object_get_ex(info, "status", &st)
+                                     ? json_object_get_string(st)
+                                     : "";
+            if (!strcmp(status, "completed") && json_object_object_get_ex(info, "ram", &ram)) {
+                double ms = json_object_get_double(json_object_object_get(info, "total-time"));
+                rate = json_object_get_double(json_object_object_get(ram, "transferred")) /
+                       (ms / 1000.0);
+            }
+            bool end = !strcmp(status, "completed") || !strcmp(status, "failed");
+            json_object_put(info);
+            if (end)
+                break;
+            g_usleep(20000); /* polling QEMU, as guestperf does */
+        }
+        g_free(in);
+        g_free(out);
+        g_free(caps);
+        g_free(params);
+    }
+    if (s)
+        qmp_client_free(s);
+    if (d)
+        qmp_client_free(d);
+    for (GSubprocess **p = (GSubprocess *[]){ src, dst, NULL }; *p; p++) {
+        g_subprocess_force_exit(*p);
+        g_subprocess_wait(*p, NULL, NULL);
+        g_object_unref(*p);
+    }
+    gchar *cmd = g_strdup_printf("rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench: could not remove %s\n", dir);
+    g_free(cmd);
+    g_free(sq);
+    g_free(dq);
+    g_free(dir);
+    return rate;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -191,6 +333,31 @@ int main(int argc, char **argv)
                        rate / fresh);
         }
     }
+    gchar *qemu = g_find_program_in_path("qemu-system-x86_64");
+    if (qemu && access("/dev/kvm", R_OK | W_OK) == 0) {
+        char *ram = random_file(bytes);
+        static const struct {
+            const char *name;
+            bool tcp;
+            unsigned multifd;
+        } q[] = { { "QEMU 7.2, unix", false, 0 },
+                  { "QEMU 7.2, tcp", true, 0 },
+                  { "QEMU 7.2, unix, multifd 4", false, 4 } };
+        printf("\nsecond baseline, real QEMU migrating a %s guest whose RAM is random bytes:\n",
+               size);
+        for (size_t i = 0; i < G_N_ELEMENTS(q); i++) {
+            double v[REPEAT];
+            for (int k = 0; k < REPEAT; k++)
+                v[k] = migrate_qemu(size, ram, q[i].tcp, q[i].multifd);
+            double rate = median(v);
+            printf("%-30s %10.0f\n", q[i].name, rate / 1e6);
+        }
+        unlink(ram);
+        g_free(ram);
+    } else {
+        printf("\n(no qemu-system-x86_64 with /dev/kvm here: no QEMU baseline)\n");
+    }
+    g_free(qemu);
     printf("\nmedians of %d runs; goal: migration >= 0.80 of the socket copy of the same bytes\n",
            REPEAT);
     return 0;
