@@ -397,7 +397,7 @@ typedef struct {
     unsigned id;
     Chan *chan;
     GThread *th;
-    uint64_t released; /* sync generation this channel may pass */
+    bool closed; /* the source closed it between packets; its thread has ended */
     uint8_t *packet;
     uint8_t *pages;
     uint8_t *zbuf;
@@ -416,6 +416,7 @@ struct MigMultifdRecv {
     GMutex lock;
     GCond cond;
     unsigned synced;     /* channels waiting at the current sync */
+    unsigned closed;     /* channels the source closed (MfRecv.closed) */
     uint64_t generation; /* bumped when the main thread releases a sync */
     bool quit;
     GError *error;
@@ -507,14 +508,22 @@ static bool decompress(MfRecv *ch, uint32_t in_size, uint32_t used, GError **err
     return true;
 }
 
-/* Reads one packet and places its pages; *sync set for a SYNC packet. */
-static bool recv_packet(MfRecv *ch, bool *sync, GError **err)
+/* Reads one packet and places its pages; *sync set for a SYNC packet, *eof when the
+ * source closed the channel between packets (its normal end, as in QEMU: the channels
+ * close when the source completes, which may be before this side's main stream is
+ * loaded, so a clean close is not an error by itself). */
+static bool recv_packet(MfRecv *ch, bool *sync, bool *eof, GError **err)
 {
     const MigMultifdConfig *c = &ch->m->cfg;
     uint8_t *p = ch->packet;
     size_t pos = 0;
 
-    if (!chan_read_full(ch->chan, p, header_len(c), err))
+    ssize_t n = chan_read(ch->chan, p, header_len(c), err);
+    if (n <= 0) {
+        *eof = n == 0;
+        return false;
+    }
+    if (!chan_read_full(ch->chan, p + n, header_len(c) - (size_t)n, err))
         return false;
     uint32_t magic = mb_ld_be32(p), version = mb_ld_be32(p + 4), flags = mb_ld_be32(p + 8);
     uint32_t alloc = mb_ld_be32(p + 12), used = mb_ld_be32(p + 16), next_size = 0;
@@ -604,9 +613,20 @@ static gpointer recv_thread(gpointer opaque)
 
     for (;;) {
         GError *err = NULL;
-        bool sync = false;
-        if (!recv_packet(ch, &sync, &err)) {
-            recv_fail(m, err);
+        bool sync = false, eof = false;
+        if (!recv_packet(ch, &sync, &eof, &err)) {
+            g_mutex_lock(&m->lock);
+            bool quiet = m->quit; /* shut down by the owner: not a failure */
+            if (eof) {
+                ch->closed = true;
+                m->closed++;
+                g_cond_broadcast(&m->cond);
+            }
+            g_mutex_unlock(&m->lock);
+            if (!eof && !quiet)
+                recv_fail(m, err);
+            else if (err)
+                g_error_free(err);
             return NULL;
         }
         if (!sync)
@@ -696,11 +716,15 @@ bool mig_multifd_recv_ready(MigMultifdRecv *m)
 bool mig_multifd_recv_sync(MigMultifdRecv *m, GError **err)
 {
     g_mutex_lock(&m->lock);
-    while (m->synced < m->cfg.channels && !m->quit)
+    while (m->synced < m->cfg.channels && !m->quit && !m->closed)
         g_cond_wait(&m->cond, &m->lock);
-    bool ok = !m->quit;
+    /* A channel closed before its SYNC packet arrived can never sync: the source ended
+     * the migration without finishing this round. */
+    bool ok = !m->quit && m->synced == m->cfg.channels;
     if (!ok && m->error)
         g_propagate_error(err, g_error_copy(m->error));
+    else if (!ok && m->closed)
+        mb_error_set(err, "multifd: channel closed by the source before its sync");
     else if (!ok)
         mb_error_set(err, "multifd channels were shut down");
     m->synced = 0;
