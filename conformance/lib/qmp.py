@@ -3,7 +3,10 @@
 One connection per object: reads the greeting, negotiates, then sends commands and waits for
 their replies with a deadline.  Events that arrive meanwhile are queued in order; tests wait
 for them with wait_event(), which never sleeps blindly: it blocks on the socket until the
-deadline."""
+deadline.
+
+An `observer` (lib/recorder.py) sees every command with its reply and every event as it
+arrives, before the test does: that is how every test's traffic gets checked."""
 import itertools
 import json
 import os
@@ -20,8 +23,9 @@ class QMPTimeout(QMPError):
 
 
 class QMPClient:
-    def __init__(self, path, timeout=10.0, negotiate=True, oob=False):
+    def __init__(self, path, timeout=10.0, negotiate=True, oob=False, observer=None):
         self.path = path
+        self.observer = observer
         self.sock = None
         self.buf = b""
         self.events = []
@@ -80,7 +84,7 @@ class QMPClient:
         while True:
             m = self._read_message(deadline)
             if "event" in m:
-                self.events.append(m)
+                self._queue_event(m)
                 continue
             if want_id is not None and m.get("id") != want_id:
                 continue
@@ -89,6 +93,8 @@ class QMPClient:
     # ---- commands ----
     def cmd(self, name, args=None, timeout=30.0, oob=False, send_fd=None):
         """Executes a command; returns the whole reply ({"return"} or {"error"})."""
+        if self.observer is not None:
+            self.observer.before_command(self, name, args)
         i = next(self.ids)
         msg = {"exec-oob" if oob else "execute": name, "id": i}
         if args is not None:
@@ -98,7 +104,10 @@ class QMPClient:
             socket.send_fds(self.sock, [data], [send_fd])
         else:
             self.sock.sendall(data)
-        return self.recv_reply(timeout, want_id=i)
+        reply = self.recv_reply(timeout, want_id=i)
+        if self.observer is not None:
+            self.observer.on_command(self, name, args, reply)
+        return reply
 
     def call(self, name, args=None, **kw):
         """Executes a command and returns its "return" value; raises on an error reply."""
@@ -126,11 +135,17 @@ class QMPClient:
             if line.strip():
                 m = json.loads(line)
                 if "event" in m:
-                    self.events.append(m)
+                    self._queue_event(m)
 
-    def wait_event(self, name=None, timeout=30.0, match=None):
-        """Returns (and removes) the first queued event named `name` whose data satisfies
-        `match` (a dict of expected data members), waiting up to `timeout` seconds."""
+    def _queue_event(self, m):
+        self.events.append(m)
+        if self.observer is not None:
+            self.observer.on_event(self, m)
+
+    def wait_event(self, name=None, timeout=30.0, match=None, keep=False):
+        """Returns (and removes, unless keep) the first queued event named `name` whose data
+        satisfies `match` (a dict of expected data members), waiting up to `timeout`
+        seconds.  Replies to nothing (raw input) that arrive meanwhile are dropped."""
         deadline = time.monotonic() + timeout
         while True:
             for k, ev in enumerate(self.events):
@@ -138,10 +153,14 @@ class QMPClient:
                     continue
                 if match and any(ev.get("data", {}).get(a) != b for a, b in match.items()):
                     continue
-                return self.events.pop(k)
-            m = self._read_message(deadline)
+                return ev if keep else self.events.pop(k)
+            try:
+                m = self._read_message(deadline)
+            except QMPTimeout:
+                raise QMPTimeout(f"no {name or 'event'} {match or ''} within {timeout} s; "
+                                 f"queued: {self.events}") from None
             if "event" in m:
-                self.events.append(m)
+                self._queue_event(m)
 
     def wait_activity(self, timeout):
         """Blocks until one more event arrives (queued, not consumed) or timeout passes;
@@ -152,7 +171,7 @@ class QMPClient:
         except QMPTimeout:
             return False
         if "event" in m:
-            self.events.append(m)
+            self._queue_event(m)
         return True
 
     def drain_events(self, name=None):

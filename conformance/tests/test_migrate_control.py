@@ -5,33 +5,28 @@ import signal
 import pytest
 
 from lib.expect import expect_error, expect_ok, set_caps, wait_status
-from lib.mig import NEVER_CONVERGE, fd_count, prepare_pair, rss_kib, start_pair
-from lib.statemachine import check_sequence, statuses
+from lib.mig import converge, fd_count, finish_pair, migrate_again, never_converge, rss_kib, \
+    start_pair
+from lib.statemachine import statuses
 
 
-@pytest.mark.covers("status:cancelling", "status:cancelled")
-def test_cancel_active_then_migrate_again(vms, request):
-    src, dst = start_pair(vms, params=NEVER_CONVERGE)
+@pytest.mark.covers("status:cancelling", "status:cancelled", "command:migrate_cancel")
+def test_cancel_active_then_migrate_again(vms):
+    src, dst = start_pair(vms, params=never_converge(vms))
     wait_status(src.qmp, "active")
     expect_ok(src.qmp.cmd("migrate_cancel"))
     assert wait_status(src.qmp, "cancelled") == "cancelled"
     st = statuses(src.qmp.drain_events("MIGRATION"))
     assert st[-2:] == ["cancelling", "cancelled"]
-    check_sequence(st, test=request.node.nodeid)
     assert src.qmp.call("query-status")["status"] == "running"
     assert src.qmp.call("query-migrate") == {"status": "cancelled"}
-    # a second migration to a new destination succeeds
-    dst2 = vms(incoming="defer")
-    set_caps(dst2.qmp, events=True)
-    dst2.qmp.call("migrate-incoming", {"uri": f"unix:{vms.path('mig2.sock')}"})
-    src.qmp.call("migrate-set-parameters", {"downtime-limit": 300, "max-bandwidth": 1 << 30})
-    src.qmp.call("migrate", {"uri": f"unix:{vms.path('mig2.sock')}"})
-    assert wait_status(src.qmp, ("completed", "failed")) == "completed"
-    assert wait_status(dst2.qmp, ("completed", "failed")) == "completed"
+    # a second migration to a new destination succeeds (edge cancelled -> setup)
+    migrate_again(vms, src, "mig2")
 
 
-@pytest.mark.covers("cap:pause-before-switchover", "status:pre-switchover", "status:device")
-def test_pause_before_switchover(vms, request):
+@pytest.mark.covers("cap:pause-before-switchover", "status:pre-switchover", "status:device",
+                    "command:migrate-continue", "arg:migrate-continue.state")
+def test_pause_before_switchover(vms):
     src, dst = start_pair(vms, caps={"pause_before_switchover": True})
     assert wait_status(src.qmp, ("pre-switchover", "failed")) == "pre-switchover"
     info = src.qmp.call("query-migrate")
@@ -43,11 +38,10 @@ def test_pause_before_switchover(vms, request):
     assert wait_status(src.qmp, ("completed", "failed")) == "completed"
     st = statuses(src.qmp.drain_events("MIGRATION"))
     assert st[-3:] == ["pre-switchover", "device", "completed"]
-    check_sequence(st, test=request.node.nodeid)
     assert wait_status(dst.qmp, ("completed", "failed")) == "completed"
 
 
-def test_cancel_in_pre_switchover_restarts_vm(vms, request):
+def test_cancel_in_pre_switchover_restarts_vm(vms):
     src, dst = start_pair(vms, caps={"pause_before_switchover": True})
     assert wait_status(src.qmp, ("pre-switchover", "failed")) == "pre-switchover"
     src.qmp.drain_events()
@@ -59,6 +53,7 @@ def test_cancel_in_pre_switchover_restarts_vm(vms, request):
     assert src.qmp.call("query-status")["status"] == "running"
 
 
+@pytest.mark.covers("status:failed")
 def test_destination_killed_mid_stream(vms):
     src, dst = start_pair(vms, params={"downtime-limit": 1, "max-bandwidth": 8 << 20})
     wait_status(src.qmp, "active")
@@ -66,19 +61,22 @@ def test_destination_killed_mid_stream(vms):
     dst.proc.wait()
     assert wait_status(src.qmp, ("failed", "completed")) == "failed"
     info = src.qmp.call("query-migrate")
-    assert info.get("error-desc"), info
+    if vms.target.v5:
+        assert info.get("error-desc"), info
+    else:
+        # 4.0 recorded only connect/setup errors; 4.2 added stream I/O errors (spec §5.1)
+        assert info == {"status": "failed"}, info
     assert src.qmp.call("query-status")["status"] == "running"
-    # the source can migrate again
+    # the source can migrate again, here to a destination started with its URI
     dst2 = vms(incoming=f"unix:{vms.path('again.sock')}")
     set_caps(dst2.qmp, events=True)  # also: its monitor is up, so it is listening
-    src.qmp.call("migrate-set-parameters", {"downtime-limit": 300, "max-bandwidth": 1 << 30})
+    src.qmp.call("migrate-set-parameters", converge(vms))
     src.qmp.call("migrate", {"uri": f"unix:{vms.path('again.sock')}"})
-    assert wait_status(src.qmp, ("completed", "failed")) == "completed"
-    assert wait_status(dst2.qmp, ("completed", "failed")) == "completed"
+    finish_pair(src, dst2)
 
 
 def test_source_killed_mid_stream(vms):
-    src, dst = start_pair(vms, params=NEVER_CONVERGE)
+    src, dst = start_pair(vms, params=never_converge(vms))
     wait_status(src.qmp, "active")
     wait_status(dst.qmp, "active")
     src.proc.kill()
@@ -142,7 +140,7 @@ def test_cancel_retry_does_not_leak(vms):
     """100 migrate/cancel cycles leave the source's fd count and memory flat."""
     vm = vms()
     set_caps(vm.qmp, events=True)
-    vm.qmp.call("migrate-set-parameters", NEVER_CONVERGE)
+    vm.qmp.call("migrate-set-parameters", never_converge(vms))
     pid = vm.proc.pid
 
     def cycle():
@@ -160,7 +158,9 @@ def test_cancel_retry_does_not_leak(vms):
     assert fd_count(pid) == fds
     with open(f"/proc/{pid}/maps") as f:
         asan = "libasan" in f.read()
-    if not asan:
+    # A real guest's RSS grows as it touches its RAM (QEMU's does); only migbench's sim
+    # guest keeps no page memory on the source, so only there does RSS measure leaks.
+    if not asan and vms.target.is_migbench and not vms.target.kvm:
         # Under ASan freed memory sits in its quarantine, so RSS says nothing there; the
         # vm's LeakSanitizer report at exit (checked by the fixture) covers leaks instead.
         assert rss_kib(pid) < rss + 8 * 1024, (rss, rss_kib(pid))

@@ -1,13 +1,16 @@
 """Preconditions of migrate, migrate-incoming, migrate-continue and friends, with QEMU's texts."""
 import pytest
 
-from lib.expect import expect_error, expect_ok, set_caps, wait_status
-from lib.mig import NEVER_CONVERGE, start_pair
-from lib.statemachine import check_sequence, statuses
+from lib.expect import caps_dict, expect_error, expect_ok, set_caps, wait_status
+from lib.mig import finish_pair, never_converge, prepare_pair, start_pair
+from lib.statemachine import statuses
+
+V72 = "7.2"
+OLD_TEXTS = ("5.0", "4.0-dev")
 
 
 @pytest.mark.covers("status:failed")
-def test_unknown_scheme(vm, request):
+def test_unknown_scheme(vm, target):
     set_caps(vm.qmp, events=True)
     expect_error(vm.qmp.cmd("migrate", {"uri": "bogus:foo"}),
                  "Parameter 'uri' expects a valid migration protocol")
@@ -15,7 +18,6 @@ def test_unknown_scheme(vm, request):
     assert info == {"status": "failed"}, info
     st = statuses(vm.qmp.drain_events("MIGRATION"))
     assert st == ["setup", "failed"]
-    check_sequence(st, test=request.node.nodeid)
     assert vm.qmp.call("query-status")["status"] == "running"
 
 
@@ -36,14 +38,18 @@ def test_tcp_parse_errors(vm, uri, text):
     assert info.get("error-desc") == text
 
 
-def test_connection_refused(vms):
+@pytest.mark.covers("info:error-desc")
+def test_connection_refused(vms, target):
     """QEMU's /migration/bad_dest: failed asynchronously, source keeps running."""
     vm = vms()
     set_caps(vm.qmp, events=True)
     expect_ok(vm.qmp.cmd("migrate", {"uri": f"unix:{vms.path('nobody.sock')}"}))
     assert wait_status(vm.qmp, ("failed", "completed")) == "failed"
     info = vm.qmp.call("query-migrate")
-    assert info["error-desc"].startswith(f"Failed to connect socket {vms.path('nobody.sock')}: ")
+    want = f"Failed to connect socket {vms.path('nobody.sock')}: "
+    if target.version == V72:  # the text changed in 6.0 (util/qemu-sockets.c)
+        want = f"Failed to connect to '{vms.path('nobody.sock')}': "
+    assert info["error-desc"].startswith(want), info
     assert vm.qmp.call("query-status")["status"] == "running"
 
 
@@ -56,7 +62,7 @@ def test_exec_command_that_fails(vms):
 
 
 def test_migrate_while_active(vms):
-    src, dst = start_pair(vms, params=NEVER_CONVERGE)
+    src, dst = start_pair(vms, params=never_converge(vms))
     wait_status(src.qmp, "active")
     expect_error(src.qmp.cmd("migrate", {"uri": "unix:/nonexistent"}),
                  "There's a migration process in progress")
@@ -77,9 +83,10 @@ def test_migrate_from_incoming_vm(vms):
 
 
 @pytest.mark.covers("command:migrate-incoming")
-def test_migrate_incoming_without_defer(vm):
+def test_migrate_incoming_without_defer(vm, target):
     expect_error(vm.qmp.cmd("migrate-incoming", {"uri": "tcp:127.0.0.1:0"}),
-                 "For use with '-incoming defer'")
+                 "'-incoming' was not specified on the command line" if target.version == V72
+                 else "For use with '-incoming defer'")
 
 
 @pytest.mark.schemas("5.0", "7.2")
@@ -113,9 +120,24 @@ def test_migrate_continue_wrong_state(vm):
                  "Migration not in expected state: none")
 
 
-def test_migrate_continue_bad_state_name(vm):
+@pytest.mark.covers("status:none", "cap:pause-before-switchover")
+def test_migrate_continue_in_expected_state_none_is_harmless(vms):
+    """migrate-continue only compares the state and posts the pause semaphore; with nothing
+    running, 'none' matches and the stale post is drained before the next pause, so a
+    later migration with pause-before-switchover still stops in pre-switchover."""
+    src = vms()
+    expect_ok(src.qmp.cmd("migrate-continue", {"state": "none"}))
+    assert src.qmp.call("query-migrate") == {}
+    src, dst = start_pair(vms, caps={"pause_before_switchover": True}, src=src)
+    assert wait_status(src.qmp, ("pre-switchover", "completed", "failed")) == "pre-switchover"
+    expect_ok(src.qmp.cmd("migrate-continue", {"state": "pre-switchover"}))
+    finish_pair(src, dst)
+
+
+def test_migrate_continue_bad_state_name(vm, target):
     expect_error(vm.qmp.cmd("migrate-continue", {"state": "sideways"}),
-                 "Invalid parameter 'sideways'")
+                 "Parameter 'state' does not accept value 'sideways'" if target.version == V72
+                 else "Invalid parameter 'sideways'")
 
 
 @pytest.mark.covers("command:migrate_cancel")
@@ -133,18 +155,47 @@ def test_start_postcopy_errors(vm):
                  "Postcopy must be started after migration has been started")
 
 
+@pytest.mark.covers("arg:migrate.resume")
 def test_resume_without_paused_migration(vm):
     expect_error(vm.qmp.cmd("migrate", {"uri": "unix:/x", "resume": True}),
                  "Cannot resume if there is no paused migration")
 
 
+@pytest.mark.covers("arg:migrate.blk", "arg:migrate.inc")
 def test_blk_inc_incompatible(vm):
     set_caps(vm.qmp, block=True)
     expect_error(vm.qmp.cmd("migrate", {"uri": "unix:/x", "blk": True}),
                  "Command options are incompatible with current migration capabilities")
+    set_caps(vm.qmp, block=False)
+    vm.qmp.call("migrate-set-parameters", {"block-incremental": True})
+    expect_error(vm.qmp.cmd("migrate", {"uri": "unix:/x", "inc": True}),
+                 "Command options are incompatible with current migration capabilities")
 
 
-@pytest.mark.covers("command:migrate-pause", "command:migrate-recover")
+@pytest.mark.covers("arg:migrate.blk", "arg:migrate.inc", "cap:block",
+                    "param:block-incremental")
+def test_blk_inc_options_last_one_migration(vms):
+    """blk/inc turn on the block capability and block-incremental for this migration only;
+    they are undone when it ends (here: cancelled)."""
+    src, dst, uri = prepare_pair(vms, params=never_converge(vms))
+    expect_ok(src.qmp.cmd("migrate", {"uri": uri, "blk": True, "inc": True}))
+    assert caps_dict(src.qmp)["block"] is True
+    assert src.qmp.call("query-migrate-parameters")["block-incremental"] is True
+    expect_ok(src.qmp.cmd("migrate_cancel"))
+    assert wait_status(src.qmp, ("cancelled", "failed")) == "cancelled"
+    assert caps_dict(src.qmp)["block"] is False
+    assert src.qmp.call("query-migrate-parameters")["block-incremental"] is False
+
+
+@pytest.mark.covers("arg:migrate.detach")
+def test_detach_is_ignored(vms):
+    src, dst, uri = prepare_pair(vms)
+    expect_ok(src.qmp.cmd("migrate", {"uri": uri, "detach": True}))
+    finish_pair(src, dst)
+
+
+@pytest.mark.covers("command:migrate-pause", "command:migrate-recover",
+                    "arg:migrate-recover.uri")
 def test_pause_and_recover_outside_postcopy(vm):
     expect_error(vm.qmp.cmd("migrate-pause"),
                  "migrate-pause is currently only supported during postcopy-active state")
@@ -152,10 +203,12 @@ def test_pause_and_recover_outside_postcopy(vm):
                  "Migrate recover can only be run when postcopy is paused.")
 
 
-@pytest.mark.covers("command:client_migrate_info")
-def test_client_migrate_info(vm):
+@pytest.mark.covers("command:client_migrate_info", "arg:client_migrate_info.protocol",
+                    "arg:client_migrate_info.hostname", "arg:client_migrate_info.port")
+def test_client_migrate_info(vm, target):
     expect_error(vm.qmp.cmd("client_migrate_info", {"protocol": "vnc", "hostname": "h"}),
-                 "Parameter 'protocol' expects spice")
+                 "Parameter 'protocol' expects 'spice'" if target.version == V72
+                 else "Parameter 'protocol' expects spice")
     expect_error(vm.qmp.cmd("client_migrate_info", {"protocol": "spice", "hostname": "h",
                                                     "port": 5900}),
                  "SPICE is not in use", cls="DeviceNotActive")

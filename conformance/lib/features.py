@@ -1,0 +1,58 @@
+"""Features: which schema elements and transitions need which feature, and which features a
+target has.
+
+A test that needs a feature says so with `@pytest.mark.feature("postcopy")`; on a target
+without it the test is skipped with the reason below, and the coverage report lists the
+elements of a feature migbench has not built yet as "not built yet" (never silently).
+
+When a feature lands in migbench, delete it from MIGBENCH_NOT_BUILT: its tests then run and
+its elements must have tests like any other (the completeness check enforces it)."""
+
+# Feature -> what it is, for skip reasons and the report.
+FEATURES = {
+    "postcopy": "postcopy (migrate-start-postcopy, page requests, postcopy recovery)",
+    "colo": "COLO fault tolerance (x-colo, checkpoints, failover)",
+    "failover": "virtio-net failover (wait-unplug, UNPLUG_PRIMARY)",
+    "block": "block migration of disks (blk/inc, MigrationInfo.disk)",
+}
+
+# What migbench does not do (yet).  Everything else is built.
+MIGBENCH_NOT_BUILT = {"postcopy", "colo", "failover", "block"}
+
+# Elements that can only be exercised with a feature.  Everything else is exercised through
+# the QMP API whatever the engine implements.
+ELEMENT_FEATURE = {
+    "enum:MigrationStatus.postcopy-active": "postcopy",
+    "enum:MigrationStatus.postcopy-paused": "postcopy",
+    "enum:MigrationStatus.postcopy-recover": "postcopy",
+    "member:MigrationInfo.postcopy-blocktime": "postcopy",
+    "member:MigrationInfo.postcopy-vcpu-blocktime": "postcopy",
+    "enum:MigrationStatus.colo": "colo",
+    "enum:COLOMode.primary": "colo",
+    "enum:COLOMode.secondary": "colo",
+    "enum:COLOExitReason.request": "colo",
+    "enum:COLOExitReason.error": "colo",
+    "enum:COLOExitReason.processing": "colo",
+    "event:COLO_EXIT": "colo",
+    "data:COLO_EXIT.mode": "colo",
+    "data:COLO_EXIT.reason": "colo",
+    "enum:MigrationStatus.wait-unplug": "failover",
+    "event:UNPLUG_PRIMARY": "failover",
+    "data:UNPLUG_PRIMARY.device-id": "failover",
+    "member:MigrationInfo.disk": "block",
+}
+# COLOMessage is the COLO wire protocol and FailoverStatus its internal failover state:
+# neither appears in any QMP reply, only a COLO implementation exercises them.
+_WHOLE_ENUM = {"COLOMessage": "colo", "FailoverStatus": "colo"}
+
+
+def element_feature(element):
+    if element in ELEMENT_FEATURE:
+        return ELEMENT_FEATURE[element]
+    if element.startswith("enum:"):
+        return _WHOLE_ENUM.get(element[5:].split(".", 1)[0])
+    return None
+
+
+def not_built_reason(feature):
+    return f"not built yet in migbench: {FEATURES.get(feature, feature)}"
