@@ -10,7 +10,8 @@ Markers:
   @pytest.mark.schemas("5.0", ..., reason="...")  applies only to targets following these
                        schema versions' rules ("5.0", "4.0-dev", "7.2" for QEMU 7.2); the
                        reason says why the others differ
-  @pytest.mark.migbench_only("why")  needs a migbench feature (sim guest, verification, ...)
+  @pytest.mark.migbench_only("why")  needs a migbench feature (verification, ...)
+  @pytest.mark.sim_only("why")       needs migbench's simulated guest (exact figures, seeds)
   @pytest.mark.feature("postcopy")   needs a feature (lib/features.py); skipped, with the
                        reason, on targets without it ("not built yet" in migbench)
   @pytest.mark.covers("kind:name", ...)  schema elements the test exercises (lib/elements.py);
@@ -46,6 +47,7 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     for line in ("schemas(*versions, reason=None): schema rules the test applies to",
                  "migbench_only(reason): needs a migbench-only feature",
+                 "sim_only(reason): needs migbench's simulated guest",
                  "feature(name): needs a feature (lib/features.py)",
                  "covers(*elements): schema elements exercised (lib/elements.py)",
                  "kvm: needs /dev/kvm"):
@@ -133,6 +135,9 @@ def _skip_reason(item, target):
     m = item.get_closest_marker("migbench_only")
     if m and not target.is_migbench:
         return f"migbench only: {m.args[0] if m.args else 'migbench feature'}"
+    m = item.get_closest_marker("sim_only")
+    if m and (not target.is_migbench or target.kvm):
+        return f"sim guest only: {m.args[0] if m.args else 'the simulated guest'}"
     for m in item.iter_markers("feature"):
         for f in m.args:
             if f in target.missing:

@@ -65,11 +65,11 @@ def side_of(info, ctx):
 
 def is_provisional(info, ctx):
     """QEMU sets 'completed' before it computes the final times (migration_iteration_finish
-    runs later), so a query in between reads total-time 0 (and, in precopy, downtime 0).
-    Such a reply is a real QEMU answer, checked for shape but not for times; the final one
-    is checked."""
+    runs later; migbench keeps that order), so a query in between reads total-time 0 (and,
+    in precopy, downtime 0) next to the real setup-time.  Such a reply is a real answer,
+    checked for shape but not for times; the final one is checked."""
     return ("completed-before-times" in ctx.quirks and info.get("status") == "completed"
-            and info.get("total-time") == 0)
+            and info.get("total-time") == 0 and info.get("setup-time", 0) > 0)
 
 
 def _check_socket_address(sa):
@@ -131,6 +131,9 @@ def check_info(info, ctx):
         return side
     if side == "destination":
         allowed = {"status", "error-desc"} if st == "failed" else {"status"}
+        if st == "completed" and "socket-address" in info:
+            assert "dest-socket-address-lingers" in ctx.quirks, \
+                f"a completed destination has no listener any more: {info}"
         if st == "completed":
             allowed |= {"postcopy-blocktime", "postcopy-vcpu-blocktime"}
         assert keys <= allowed, f"destination in {st}: unexpected {sorted(keys - allowed)}"

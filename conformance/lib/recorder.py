@@ -16,9 +16,8 @@ calls on_command / on_event).  It checks, as the traffic happens:
 and at the end of the test (finish()), for every migration that completed: total is the
 guest's RAM, dirty-sync-count equals the number of passes, mbps agrees with the bytes
 sent.  It also collects the schema elements the traffic exercised (lib/observe.py)."""
-import time
-
 from . import invariants, observe, statemachine
+from .expect import poll_until
 from .statemachine import FINAL, Machine
 
 # Set by conftest for the running test (edges and observed elements are credited to it).
@@ -254,13 +253,9 @@ class VmRecorder:
 
     def _final_reply(self, deadline_s):
         """QEMU publishes the final times a moment after 'completed' and signals nothing
-        when it does: poll for them (bounded), the one place the suite polls."""
-        end = time.monotonic() + deadline_s
-        while True:
-            info = self.primary.call("query-migrate")
-            if not invariants.is_provisional(info, self.ctx()) or time.monotonic() > end:
-                return info
-            time.sleep(0.01)
+        when it does: poll for them (bounded)."""
+        return poll_until(lambda: self.primary.call("query-migrate"),
+                          lambda i: not invariants.is_provisional(i, self.ctx()), deadline_s)
 
     def check_completed(self, r, info):
         ram = info["ram"]

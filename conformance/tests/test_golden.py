@@ -11,12 +11,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 import golden  # noqa: E402  (conformance/golden.py)
 
-pytestmark = pytest.mark.migbench_only("golden results are sim runs of migbench")
+pytestmark = pytest.mark.sim_only("golden results are sim runs of migbench")
 
 
 @pytest.fixture
 def binary(target, pytestconfig):
-    if target.kvm or target.schema != "5.0":
+    if target.schema != "5.0":
         pytest.skip("golden cases carry their own guest and schema: they run once, under "
                     "the default target (migbench, sim, 5.0)")
     return pytestconfig.getoption("--migbench")

@@ -115,7 +115,7 @@ def test_stats_while_active(vms):
     assert wait_status(src.qmp, "cancelled") == "cancelled"
 
 
-@pytest.mark.migbench_only("determinism of the simulated guest")
+@pytest.mark.sim_only("determinism of the simulated guest")
 def test_sim_runs_are_identical(vms):
     """Two migrations of the same sim guest give the same figures (guest time only)."""
     results = []

@@ -111,6 +111,8 @@ def test_corrupt_stream_rejected(vms, content, expected):
 def test_truncated_stream_rejected_and_no_partial_page(vms):
     src = vms()
     set_caps(src.qmp, events=True)
+    if vms.target.converge:
+        src.qmp.call("migrate-set-parameters", vms.target.converge)
     path = vms.path("full.stream")
     src.qmp.call("migrate", {"uri": f"exec:cat > {path}"})
     assert wait_status(src.qmp, ("completed", "failed")) == "completed"
@@ -127,7 +129,7 @@ def test_truncated_stream_rejected_and_no_partial_page(vms):
     assert wait_status(dst2.qmp, ("failed", "completed")) == "completed"
 
 
-@pytest.mark.migbench_only("sim guests verify every page")
+@pytest.mark.sim_only("sim guests of another seed differ in every page")
 def test_guest_mismatch_detected(vms):
     """A destination with a different guest (seed) must refuse the stream."""
     src, dst = start_pair(vms, dst_kw={"guest": "sim:uniform,size=64M,rate=4M,seed=2"})
