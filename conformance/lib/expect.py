@@ -63,3 +63,11 @@ def query_after_pass(qmp, n):
     published after the event), so this polls until it catches up."""
     return poll_until(lambda: qmp.call("query-migrate"),
                       lambda i: i.get("ram", {}).get("dirty-sync-count", n) >= n)
+
+
+def runstate_after_migration(qmp):
+    """The source's run state once its migration ended.  QEMU moves it to postmigrate (or
+    back to running) in migration_iteration_finish, after the final MIGRATION event and
+    with no event of its own: poll briefly past the intermediate finish-migrate."""
+    return poll_until(lambda: qmp.call("query-status")["status"],
+                      lambda st: st != "finish-migrate")

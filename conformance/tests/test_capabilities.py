@@ -14,9 +14,9 @@ CAPS_40DEV = [c if c != "multifd" else "x-multifd" for c in CAPS_50 if c != "val
 def test_defaults_in_schema_order(vm, target):
     caps = vm.qmp.call("query-migrate-capabilities")
     names = [c["capability"] for c in caps]
-    if target.schema == "5.0":
+    if target.version == "5.0":
         assert names == CAPS_50
-    elif target.schema == "4.0-dev":
+    elif target.version == "4.0-dev":
         assert names == CAPS_40DEV
     assert all(c["state"] is False for c in caps)
     assert all(set(c) == {"capability", "state"} for c in caps)

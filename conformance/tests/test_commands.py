@@ -37,8 +37,8 @@ def test_version_is_the_schemas(vm, target):
     q = v["qemu"]
     assert set(v) == {"qemu", "package"} and set(q) == {"major", "minor", "micro"}
     assert v == vm.qmp.greeting["QMP"]["version"]
-    if target.version in VERSIONS:
-        assert (q["major"], q["minor"], q["micro"]) == VERSIONS[target.version]
+    if target.schema in VERSIONS:  # (a schema given as a path names no version)
+        assert (q["major"], q["minor"], q["micro"]) == VERSIONS[target.schema]
     elif target.version == "7.2":
         assert (q["major"], q["minor"]) == (7, 2)
 

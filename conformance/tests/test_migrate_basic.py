@@ -6,7 +6,8 @@ import socket
 
 import pytest
 
-from lib.expect import expect_error, expect_ok, set_caps, wait_status
+from lib.expect import expect_error, expect_ok, runstate_after_migration, set_caps, \
+    wait_status
 from lib.mig import finish_pair, prepare_pair, start_pair
 
 
@@ -45,7 +46,7 @@ def test_migration_completes(vms, transport):
     assert event_names(dev, ("MIGRATION", "RESUME")) == [
         ("MIGRATION", "setup"), ("MIGRATION", "active"), ("RESUME", None),
         ("MIGRATION", "completed")]
-    assert src.qmp.call("query-status")["status"] == "postmigrate"
+    assert runstate_after_migration(src.qmp) == "postmigrate"
     st = dst.qmp.call("query-status")
     assert st["status"] == "running" and st["running"] is True
 

@@ -33,7 +33,7 @@ def params(vm):
 @pytest.mark.schemas("5.0", "4.0-dev", reason="7.2 has more parameters "
                      "(test_defaults_72)")
 def test_defaults(vm, target):
-    want = DEFAULTS_50 if target.schema == "5.0" else DEFAULTS_40DEV
+    want = DEFAULTS_50 if target.version == "5.0" else DEFAULTS_40DEV
     assert params(vm) == want
 
 

@@ -5,7 +5,8 @@ The recorder checks every event sequence of every test against the model
 edge of the precopy graph is taken at least once (test_zz_completeness checks that)."""
 import pytest
 
-from lib.expect import expect_error, expect_ok, set_caps, wait_status
+from lib.expect import expect_error, expect_ok, runstate_after_migration, set_caps, \
+    wait_status
 from lib.mig import converge, finish_pair, migrate_again, prepare_pair, start_pair
 from lib.peers import DrainingDestination, FullListener
 from lib.statemachine import statuses
@@ -49,7 +50,7 @@ def test_migrate_again_after_completion(vms, target):
     straight from postmigrate; QEMU 6.0 and later refuse until the VM is continued."""
     src, dst = start_pair(vms)
     finish_pair(src, dst)
-    assert src.qmp.call("query-status")["status"] == "postmigrate"
+    assert runstate_after_migration(src.qmp) == "postmigrate"
     if target.version == "7.2":
         expect_error(src.qmp.cmd("migrate", {"uri": "unix:/nonexistent"}),
                      "Can't migrate the vm that was paused due to previous migration")
