@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# flake-run.sh BUILDDIR [RUNS] [--targets LIST]: the conformance suite on its sim targets
+# flake-run.sh BUILDDIR [RUNS] [--targets LIST] [-- PYTEST ARGS]: the conformance suite on its sim targets
 # (default sim,sim40; see conformance/run-all.sh) RUNS times in a row (default 20) while
 # another process keeps one core busy, to catch tests that depend on timing.  Used before
 # closing any change to the suite.  Prints one line per run and, last:
@@ -7,13 +7,15 @@
 # Logs of failed runs stay in BUILDDIR/flake-run/.  Exit status 1 if any run failed.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:?usage: flake-run.sh BUILDDIR [RUNS] [--targets LIST]}
+build=${1:?usage: flake-run.sh BUILDDIR [RUNS] [--targets LIST] [-- PYTEST ARGS]}
 shift
 [[ "$build" = /* ]] || build="$top/$build"
 runs=20
 if [[ $# -gt 0 && "$1" =~ ^[0-9]+$ ]]; then runs=$1; shift; fi
 targets="sim,sim40"
-[[ "${1:-}" == "--targets" ]] && targets=$2
+if [[ "${1:-}" == "--targets" ]]; then targets=$2; shift 2; fi
+[[ "${1:-}" == "--" ]] && shift
+extra=("$@")
 
 logs="$build/flake-run"
 rm -rf "$logs"
@@ -28,7 +30,8 @@ start=$(date +%s)
 ok=0
 for i in $(seq 1 "$runs"); do
     t0=$(date +%s)
-    "$top/conformance/run-all.sh" "$build" --targets "$targets" >"$logs/run-$i.log" 2>&1
+    "$top/conformance/run-all.sh" "$build" --targets "$targets" -- "${extra[@]}" \
+        >"$logs/run-$i.log" 2>&1
     rc=$?
     t1=$(date +%s)
     summary=$(grep -E "^[0-9]+ (passed|failed)|(passed|failed).* in [0-9.]+s" "$logs/run-$i.log" |
