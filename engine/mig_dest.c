@@ -48,6 +48,12 @@ static void finish_incoming(MigEngine *e)
         int s = runstate_from_name(rs);
         runstate_set(e, s >= 0 ? (RunState)s : RS_PAUSED);
     }
+    /* QEMU frees the address list with the incoming state in the same step that sets
+     * "completed" (under its big lock): no query may see one without the other. */
+    g_mutex_lock(&e->in.lock);
+    json_object_put(e->in.socket_address);
+    e->in.socket_address = NULL;
+    g_mutex_unlock(&e->in.lock);
     mig_set_state(e, &e->in.state, MIG_ACTIVE, MIG_COMPLETED);
 }
 
@@ -161,11 +167,6 @@ static gpointer incoming_thread(gpointer opaque)
     e->in.file = NULL;
     if (e->in.listener)
         chan_listener_close(e->in.listener);
-    if (ok) {
-        /* QEMU frees the address list with the incoming state once loaded. */
-        json_object_put(e->in.socket_address);
-        e->in.socket_address = NULL;
-    }
     g_mutex_unlock(&e->in.lock);
     mig_file_close(f);
     return NULL;

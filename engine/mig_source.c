@@ -238,6 +238,15 @@ static bool maybe_pause(MigSource *s, MigStatus *cur, MigStatus next)
     return atomic_load(&e->out.state) == (int)next;
 }
 
+/* Ends auto-converge throttling and stops reporting it. */
+static void throttle_off(MigEngine *e)
+{
+    e->guest->ops->set_throttle(e->guest, 0);
+    g_mutex_lock(&e->out.lock);
+    e->out.pub.throttle_pct = 0;
+    g_mutex_unlock(&e->out.lock);
+}
+
 static void completion(MigSource *s)
 {
     MigEngine *e = s->e;
@@ -272,6 +281,9 @@ static void completion(MigSource *s)
     if (ok && mig_file_error(s->f))
         ok = false;
     if (ok) {
+        /* QEMU stops the throttle only after publishing "completed"; doing it first
+         * means no client ever reads a completed migration that still throttles. */
+        throttle_off(e);
         if (!mig_cap(e, MIG_CAP_X_COLO))
             mig_set_state(e, &e->out.state, cur, MIG_COMPLETED);
     } else {
@@ -334,10 +346,7 @@ static void iteration_finish(MigSource *s)
     MigEngine *e = s->e;
 
     e->out.wall_end = mb_monotonic_ns();
-    e->guest->ops->set_throttle(e->guest, 0);
-    g_mutex_lock(&e->out.lock);
-    e->out.pub.throttle_pct = 0;
-    g_mutex_unlock(&e->out.lock);
+    throttle_off(e);
     switch (atomic_load(&e->out.state)) {
     case MIG_COMPLETED:
         calculate_complete(s);
@@ -400,6 +409,9 @@ static void setup(MigSource *s)
     mig_ram_compress_setup(s->ram);
     GError *xerr = NULL;
     if (!mig_ram_multifd_setup(s->ram, &xerr) || !mig_ram_xbzrle_setup(s->ram, &xerr)) {
+        /* A setup error: recorded for error-desc under every schema (QEMU 4.0 records
+         * setup errors too; only stream I/O errors went unrecorded before 4.2). */
+        mig_out_set_error(s->e, xerr);
         mig_file_set_error(s->f, "%s", xerr->message);
         g_error_free(xerr);
     }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # run-tests.sh BUILDDIR [pytest args...]: every suite, then one summary line.
 # Unit tests and fuzz corpus replays run under `meson test`; the conformance suite runs
-# under pytest against the vm binary of BUILDDIR.  Individual test cases are counted
-# (GTest TAP results and pytest cases), so the summary says how many checks ran.
+# under pytest against the vm binary of BUILDDIR, once per target.  Individual test cases
+# are counted (GTest TAP results and pytest cases), so the summary says how many ran.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:?usage: run-tests.sh BUILDDIR}; shift
@@ -22,14 +22,20 @@ meson test -C "$build" --no-rebuild --print-errorlogs --suite unit --suite fuzz 
     --num-processes 2
 meson_rc=$?
 
+# The conformance suite against every target this machine has (conformance/run-all.sh):
+# sim with both schemas always, real QEMU when installed, the KVM guest when /dev/kvm is
+# usable.  MIGBENCH_TARGETS=LIST overrides the choice (e.g. "sim" for a quick run).
 junit="$build/conformance-junit.xml"
 rm -f "$junit"
 pytest_rc=0
 if [[ -d conformance/tests ]]; then
-    MIGBENCH="$top/$build/cli/migbench" "$py" -m pytest -q -p no:cacheprovider \
-        --junitxml="$junit" conformance "$@"
+    targets=${MIGBENCH_TARGETS:-sim,sim40}
+    if [[ -z "${MIGBENCH_TARGETS:-}" ]]; then
+        command -v qemu-system-x86_64 >/dev/null && targets+=",qemu"
+        [[ -r /dev/kvm && -w /dev/kvm ]] && targets+=",kvm"
+    fi
+    conformance/run-all.sh "$build" --targets "$targets" -- "$@"
     pytest_rc=$?
-    [[ $pytest_rc -eq 5 ]] && pytest_rc=0 # no tests collected yet
 fi
 
 "$py" scripts/summarize-tests.py "$build/meson-logs/testlog.json" "$junit"

@@ -52,14 +52,19 @@ def prepare_pair(vms, caps=None, params=None, dst_params=None, transport="unix",
                  dst_kw=None, name="mig", src=None):
     """Starts a destination (-incoming defer) and a source (or uses `src`), with events on
     both and the given capabilities on both, parameters on the source (the target's
-    converging set when not given) and dst_params on the destination.  Returns (src, dst,
+    converging set, overridden by `params`) and dst_params on the destination.  Returns (src, dst,
     outgoing uri) with the destination listening."""
     dst = vms(incoming="defer", **(dst_kw or {}))
     if src is None:
         src = vms(**(src_kw or {}))
     for vm in (src, dst):
         set_caps(vm.qmp, events=True, **(caps or {}))
-    src_params = dict(vms.target.converge) if params is None else params
+    # The target's converging set underlies whatever the test asks for: a test that sets
+    # only a capability's parameters still needs a link its guest can converge on.  A test
+    # that brings its own (sim) guest brings that guest's defaults too.
+    own_guest = "guest" in (src_kw or {})
+    src_params = {} if own_guest else dict(vms.target.converge)
+    src_params.update(params or {})
     if src_params:
         src.qmp.call("migrate-set-parameters", src_params)
     if dst_params:

@@ -215,8 +215,7 @@ class VmRecorder:
             # QEMU increments the count, then emits the event, both under its big lock:
             # a reply after a MIGRATION_PASS shows at least its number, at most one more.
             count = info["ram"]["dirty-sync-count"]
-            lag = 1 if "pass-event-before-count" in self.target.quirks else 0
-            assert seen - lag <= count <= seen + 1, \
+            assert seen <= count <= seen + 1, \
                 f"dirty-sync-count {count} but the MIGRATION_PASS events say {seen}"
         if st in invariants.DETAILED:
             invariants.check_window_rates(info)

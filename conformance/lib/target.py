@@ -264,13 +264,8 @@ def migbench_target(binary, schema="5.0", kvm=False, guest=None):
         incoming=["--incoming", "{uri}"], paused=["-S"], uuid=["--uuid", "{uuid}"],
         guest=guest, exits_on_incoming_failure=False, is_migbench=True, kvm=kvm,
         missing=_migbench_missing(),
-        # migbench bug (reported): MIGRATION_PASS goes out before query-migrate's counters
-        # are published (engine/mig_ram_save.c ram_sync), so a reply right after the event
-        # can show the previous dirty-sync-count.  And (reported too) the destination shows
-        # 'completed' a moment before it drops socket-address (engine/mig_dest.c).  Like
-        # QEMU, the source shows 'completed' before its final times are computed.
-        quirks={"pass-event-before-count", "dest-socket-address-lingers",
-                "completed-before-times"},
+        # Like QEMU, the source shows 'completed' before its final times are computed.
+        quirks={"completed-before-times"},
         # The KVM guest rewrites all of its RAM continuously (workload=marker): it converges
         # only when a whole RAM fits in the downtime at the link's speed.
         converge={"max-bandwidth": 1 << 30} if kvm else {},

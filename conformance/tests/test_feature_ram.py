@@ -4,7 +4,7 @@ destination, and report its statistics."""
 import pytest
 
 from lib.expect import expect_ok, set_caps, wait_status
-from lib.mig import prepare_pair, start_pair
+from lib.mig import converge, prepare_pair, start_pair
 
 
 def never_converge(vms):
@@ -41,7 +41,9 @@ def test_xbzrle(vms, target):
     assert src.qmp.call("query-migrate-parameters")["xbzrle-cache-size"] == 67108864
     info = complete(src, dst)
     x = info["xbzrle-cache"]
-    assert set(x) == {"cache-size", "bytes", "pages", "cache-miss", "cache-miss-rate", "overflow"}
+    # The recorder checks the exact member set against the served schema (QEMU 5.1 added
+    # encoding-rate); these are the members every version has.
+    assert {"cache-size", "bytes", "pages", "cache-miss", "cache-miss-rate", "overflow"} <= set(x)
     assert x["cache-size"] == 67108864
     if target.is_migbench:
         # sparse deltas after the bulk pass go as XBZRLE, far smaller than full pages
@@ -71,6 +73,11 @@ def test_xbzrle_cache_resize_during_migration(vms):
                     "compression:compressed-size", "compression:compression-rate")
 def test_compress(vms, target):
     params = {"compress-level": 6, "compress-threads": 2}
+    if not target.is_migbench:
+        # QEMU measures bandwidth in compressed bytes but remaining RAM uncompressed: a
+        # guest that keeps rewriting near-empty pages never fits a 300 ms downtime.  The
+        # largest limit (2000 s) lets it switch over after the first pass.
+        params["downtime-limit"] = 2000000
     # big enough to close at least one >= 1 s statistics period (the rates need one)
     kw = both("sim:uniform,size=160M,rate=4M,seed=1") if target.is_migbench else {}
     src, dst = start_pair(vms, caps={"compress": True}, params=params,
@@ -79,7 +86,7 @@ def test_compress(vms, target):
     assert dst.qmp.call("query-migrate-parameters")["decompress-threads"] == 3
     info = complete(src, dst)
     c = info["compression"]
-    assert set(c) == {"pages", "busy", "busy-rate", "compressed-size", "compression-rate"}
+    assert {"pages", "busy", "busy-rate", "compressed-size", "compression-rate"} <= set(c)
     if target.is_migbench:
         assert c["pages"] > 0 and c["busy"] == 0
         assert c["compressed-size"] < c["pages"] * 4096
@@ -124,6 +131,7 @@ def test_multifd(vms, target, transport):
             {"capability": "events", "state": True}, {"capability": cap, "state": True}]})
         vm.qmp.call("migrate-set-parameters", {chans: 4})
         assert vm.qmp.call("query-migrate-parameters")[chans] == 4
+    src.qmp.call("migrate-set-parameters", converge(vms))
     from lib.mig import incoming_uri, outgoing_uri
     dst.qmp.call("migrate-incoming", {"uri": incoming_uri(vms, transport)})
     src.qmp.call("migrate", {"uri": outgoing_uri(vms, transport, dst)})
