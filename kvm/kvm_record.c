@@ -207,10 +207,7 @@ static bool record(const RecordOpts *o, GError **err)
     g_free(prov);
 
     TraceWriter *w = trace_writer_new(o->output, &h, 0, err);
-    /* The writer keeps a copy.  Free the owned fields directly: trace_header_clear()
-     * re-initialises, which allocates a fresh provenance that would leak. */
-    g_free(h.blocks);
-    g_free(h.provenance);
+    trace_header_clear(&h); /* the writer keeps its own copy */
     if (!w) {
         mb_guest_free(g);
         return false;

@@ -102,7 +102,8 @@ typedef struct {
 
 /* Fills defaults: page size 4096, 1 vCPU, no blocks, empty provenance, init mix all zero. */
 void trace_header_init(TraceHeader *h);
-/* Frees what the header owns and leaves it initialised. */
+/* Frees what the header owns; leaves defaults that own nothing (provenance NULL), so the
+ * header may be dropped or passed to trace_header_init() again. */
 void trace_header_clear(TraceHeader *h);
 /* Deep copy into an uninitialised dst. */
 void trace_header_copy(TraceHeader *dst, const TraceHeader *src);

@@ -99,13 +99,19 @@ char *trace_mix_format(const TraceMix *mix, char *buf, size_t len)
 
 /* ---- header ---- */
 
-void trace_header_init(TraceHeader *h)
+/* The defaults of every field; the provenance stays NULL (nothing allocated). */
+static void trace_header_init_fields(TraceHeader *h)
 {
     memset(h, 0, sizeof(*h));
     h->version = TRACE_FORMAT_VERSION;
     h->page_size = 4096;
     h->nvcpus = 1;
     h->init_mix.pct[0] = 100;
+}
+
+void trace_header_init(TraceHeader *h)
+{
+    trace_header_init_fields(h);
     h->provenance = g_strdup("");
 }
 
@@ -113,7 +119,8 @@ void trace_header_clear(TraceHeader *h)
 {
     g_free(h->blocks);
     g_free(h->provenance);
-    trace_header_init(h);
+    /* Only defaults that own nothing: a cleared header may simply be dropped. */
+    trace_header_init_fields(h);
 }
 
 void trace_header_copy(TraceHeader *dst, const TraceHeader *src)

@@ -154,8 +154,7 @@ static bool open_raw(Rec *r, GError **err)
     h.method = r->st.method;
     r->raw_path = g_strdup_printf("%s.rec", r->o->output);
     r->w = trace_writer_new(r->raw_path, &h, 1, err);
-    g_free(h.blocks);
-    g_free(h.provenance);
+    trace_header_clear(&h);
     return r->w != NULL;
 }
 
@@ -230,8 +229,7 @@ static bool write_final(Rec *r, GError **err)
         ok = ok ? trace_writer_finish(w, err) : (trace_writer_abort(w), false);
     trace_source_free(raw);
     g_remove(r->raw_path);
-    g_free(h.blocks);
-    g_free(h.provenance);
+    trace_header_clear(&h);
     return ok;
 }
 

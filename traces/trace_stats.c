@@ -169,8 +169,7 @@ void trace_stats_free(TraceStats *st)
 {
     if (!st)
         return;
-    g_free(st->hdr.blocks);
-    g_free(st->hdr.provenance);
+    trace_header_clear(&st->hdr);
     g_free(st->name);
     if (st->windows)
         g_array_unref(st->windows);

@@ -493,7 +493,6 @@ bool trace_convert(const char *inp, const char *out, GError **err)
     g_string_free(prov, TRUE);
     g_ptr_array_unref(in.names);
     g_array_unref(in.max_page);
-    g_free(in.h.blocks);
-    g_free(in.h.provenance);
+    trace_header_clear(&in.h);
     return ok;
 }

@@ -63,8 +63,7 @@ static void writer_free(TraceWriter *w)
     g_free(w->comp);
     g_free(w->path);
     g_free(w->tmp);
-    g_free(w->hdr.blocks);
-    g_free(w->hdr.provenance);
+    trace_header_clear(&w->hdr);
     g_free(w);
 }
 
