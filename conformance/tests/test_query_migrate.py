@@ -5,7 +5,7 @@ a destination through the states on purpose and spell each member set out.)"""
 import pytest
 
 from lib.expect import expect_ok, set_caps, wait_status
-from lib.mig import finish_pair, never_converge, prepare_pair
+from lib.mig import converge, finish_pair, never_converge, prepare_pair
 from lib.peers import FullListener
 
 DETAILED = {"status", "setup-time", "total-time", "expected-downtime", "ram"}
@@ -43,8 +43,7 @@ def test_source_active_preswitchover_completed(vms):
     info = src.qmp.call("query-migrate")
     assert keys(info) == DETAILED, info
     assert set(info["ram"]) >= set(vms.target.qapi.member_names("MigrationStats"))
-    src.qmp.call("migrate-set-parameters", vms.target.converge or
-                 {"downtime-limit": 300, "max-bandwidth": 1 << 30})
+    src.qmp.call("migrate-set-parameters", converge(vms))
     assert wait_status(src.qmp, ("pre-switchover", "failed")) == "pre-switchover"
     info = src.qmp.call("query-migrate")
     assert info["status"] == "pre-switchover" and keys(info) == DETAILED, info
@@ -81,8 +80,7 @@ def test_destination_states(vms, transport):
     assert wait_status(dst.qmp, ("active", "failed")) == "active"
     info = dst.qmp.call("query-migrate")
     assert info["status"] == "active" and keys(info) <= {"status", "socket-address"}, info
-    src.qmp.call("migrate-set-parameters", vms.target.converge or
-                 {"downtime-limit": 300, "max-bandwidth": 1 << 30})
+    src.qmp.call("migrate-set-parameters", converge(vms))
     finish_pair(src, dst)
     info = dst.qmp.call("query-migrate")
     assert info == {"status": "completed"}
