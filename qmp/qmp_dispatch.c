@@ -201,6 +201,10 @@ static void handle(QmpSession *s, json_object *msg, GError *ferr)
         rsp = error_response(ferr); /* a framing error: no id to echo */
     else
         rsp = dispatch(&r, msg);
+    /* Events queued by other threads go out first: a reply computed after an event was
+     * emitted must not overtake it (QEMU writes both to the monitor as they happen). */
+    if (g_main_context_is_owner(s->srv->ctx))
+        qmp_event_deliver_pending(s->srv);
     if (rsp)
         qmp_send_message(s, rsp);
     json_object_put(rsp);

@@ -5,7 +5,7 @@ The recorder checks every event sequence of every test against the model
 edge of the precopy graph is taken at least once (test_zz_completeness checks that)."""
 import pytest
 
-from lib.expect import expect_error, expect_ok, runstate_after_migration, set_caps, \
+from lib.expect import FINAL, expect_error, expect_ok, runstate_after_migration, set_caps, \
     wait_status
 from lib.mig import converge, finish_pair, migrate_again, prepare_pair, start_pair
 from lib.peers import DrainingDestination, FullListener
@@ -18,6 +18,12 @@ SWITCH_AT_ONCE = {"downtime-limit": 2000000, "max-bandwidth": 1 << 20}
 
 
 def migration_statuses(vm):
+    """The MIGRATION statuses so far, once the event of the current final state is in:
+    the state is published a moment before its event goes out (QEMU's migrate_set_state
+    too), so a query can report 'cancelled' before the event has arrived."""
+    st = vm.qmp.call("query-migrate").get("status")
+    if st in FINAL:
+        vm.qmp.wait_event("MIGRATION", match={"status": st}, timeout=30, keep=True)
     return statuses(vm.qmp.drain_events("MIGRATION"))
 
 
