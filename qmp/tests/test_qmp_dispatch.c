@@ -435,6 +435,37 @@ static void test_events_memory(void)
     fx_teardown(&f);
 }
 
+static gpointer emit_from_thread(gpointer opaque)
+{
+    json_object *data = json_object_new_object();
+
+    json_object_object_add(data, "n", json_object_new_int(7));
+    qmp_server_emit_event(opaque, "TEST_EVENT", data);
+    return NULL;
+}
+
+/* An event another thread emitted before a request is served goes out before that
+ * request's reply, even when the loop has not yet run its event source: a reply may
+ * show state the event announced, so it must not overtake the event. */
+static void test_event_before_later_reply(void)
+{
+    Fixture f;
+
+    fx_setup(&f, true);
+    g_free(next_line(&f));
+    negotiate(&f, false);
+    g_thread_join(g_thread_new("emitter", emit_from_thread, f.srv)); /* queued only */
+    g_main_context_acquire(NULL);
+    send(&f, "{'execute': 'test-echo', 'arguments': {'n': 1}}");
+    g_main_context_release(NULL);
+    char *line = next_line(&f);
+    g_assert_nonnull(line);
+    g_assert_nonnull(strstr(line, "\"event\": \"TEST_EVENT\", \"data\": {\"n\": 7}"));
+    g_free(line);
+    expect(&f, "{\"return\": {\"n\": 1}}");
+    fx_teardown(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -448,5 +479,6 @@ int main(int argc, char **argv)
     g_test_add_func("/qmp/dispatch/core-commands", test_core_commands);
     g_test_add_func("/qmp/dispatch/after-reply", test_after_reply);
     g_test_add_func("/qmp/dispatch/events", test_events_memory);
+    g_test_add_func("/qmp/dispatch/event-before-later-reply", test_event_before_later_reply);
     return g_test_run();
 }
