@@ -22,7 +22,7 @@ static bool arg_bool(json_object *args, const char *name)
 
 static json_object *cmd_query_migrate(QmpRequest *req, json_object *args, GError **err, void *op)
 {
-    return mig_query_migrate(op);
+    return mig_query_migrate(op, req);
 }
 
 static bool out_is_busy(MigEngine *e)

@@ -156,7 +156,10 @@ bool mig_dest_start(MigEngine *e, const char *uri, int fd, GError **err);
 void mig_dest_stop(MigEngine *e);
 
 /* mig_query.c */
-json_object *mig_query_migrate(MigEngine *e);
+/* The MigrationInfo QEMU's query-migrate returns.  With `req` (a QMP request), the events
+ * announcing what the reply shows reach the client before the reply (and no later event
+ * does): the mark is taken under the lock the source publishes and announces under. */
+json_object *mig_query_migrate(MigEngine *e, QmpRequest *req);
 
 /* mig_cmds.c */
 void mig_cmds_register(MigEngine *e);

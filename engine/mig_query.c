@@ -79,11 +79,23 @@ static void source_details(MigEngine *e, json_object *info, const MigPublished *
         add_int(info, "cpu-throttle-percentage", p->throttle_pct);
 }
 
-json_object *mig_query_migrate(MigEngine *e)
+json_object *mig_query_migrate(MigEngine *e, QmpRequest *req)
 {
     json_object *info = json_object_new_object();
 
-    /* Destination part first; the source overwrites status when it has one. */
+    /* The source's state first, with the event mark in the same critical section (the
+     * migration thread publishes a pass and emits MIGRATION_PASS under this lock).  The
+     * destination part is read after the mark, so it is at least as new as any event the
+     * client will have seen before the reply. */
+    g_mutex_lock(&e->out.lock);
+    if (req)
+        qmp_request_mark_events(req);
+    MigStatus state = (MigStatus)atomic_load(&e->out.state);
+    MigPublished p = e->out.pub;
+    gchar *error_desc = e->out.error ? g_strdup(e->out.error->message) : NULL;
+    g_mutex_unlock(&e->out.lock);
+
+    /* Destination part; the source overwrites status when it has one. */
     g_mutex_lock(&e->in.lock);
     if (e->in.socket_address)
         json_object_object_add(info, "socket-address", json_object_get(e->in.socket_address));
@@ -95,12 +107,6 @@ json_object *mig_query_migrate(MigEngine *e)
                                    json_object_new_string(e->in.error->message));
     }
     g_mutex_unlock(&e->in.lock);
-
-    g_mutex_lock(&e->out.lock);
-    MigStatus state = (MigStatus)atomic_load(&e->out.state);
-    MigPublished p = e->out.pub;
-    gchar *error_desc = e->out.error ? g_strdup(e->out.error->message) : NULL;
-    g_mutex_unlock(&e->out.lock);
 
     if (state == MIG_NONE) {
         g_free(error_desc);

@@ -50,8 +50,10 @@ bool mig_source_rate_limit(MigEngine *e);
 void mig_source_wait_until(MigEngine *e, int64_t t_ns);
 /* Provided by mig_source.c: bytes sent outside the main stream cross the sim link too. */
 void mig_source_charge_link(MigEngine *e, size_t bytes);
-/* Provided by mig_source.c: publishes the live counters for query-migrate. */
+/* Provided by mig_source.c: publishes the live counters for query-migrate (the _locked
+ * form with e->out.lock held, to announce what was published in the same step). */
 void mig_source_publish(MigEngine *e);
+void mig_source_publish_locked(MigEngine *e);
 
 /* ---- destination side (mig_ram_load.c) ---- */
 typedef struct MigRamLoad MigRamLoad;

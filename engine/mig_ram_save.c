@@ -285,14 +285,17 @@ static void ram_sync(MigRam *r)
                           .dirty_pages_rate = r->c->dirty_pages_rate,
                           .throttle_pct = e->out.pub.throttle_pct };
     mig_report_pass(e, &rec);
-    /* Publish before the event: QEMU's counters are live, so a query answered after
-     * MIGRATION_PASS already shows this pass's dirty-sync-count. */
-    mig_source_publish(e);
+    /* Publish and announce in one step under the lock query-migrate marks the event
+     * queue under: a reply shows this pass's dirty-sync-count exactly when the client
+     * has seen its MIGRATION_PASS (QEMU's counters are live and the event follows). */
+    g_mutex_lock(&e->out.lock);
+    mig_source_publish_locked(e);
     if (mig_cap(e, MIG_CAP_EVENTS)) {
         json_object *d = json_object_new_object();
         json_object_object_add(d, "pass", json_object_new_int64((int64_t)r->c->dirty_sync_count));
         qmp_server_emit_event(e->qmp, "MIGRATION_PASS", d);
     }
+    g_mutex_unlock(&e->out.lock);
     mig_scenario_on_pass(e, r->c->dirty_sync_count);
 }
 

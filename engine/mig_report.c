@@ -64,7 +64,7 @@ void mig_report_source_end(MigEngine *e)
     json_object *info = e->guest->ops->info ? e->guest->ops->info(e->guest) : NULL;
     if (info)
         json_object_object_add(o, "guest-info", info);
-    json_object_object_add(o, "query-migrate", mig_query_migrate(e));
+    json_object_object_add(o, "query-migrate", mig_query_migrate(e, NULL));
     json_object_object_add(o, "passes", mig_report_passes_json(e));
     /* Wall clock, for benchmarks only: from `migrate` to the end of the migration thread. */
     if (e->out.wall_end > e->out.wall_start)

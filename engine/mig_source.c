@@ -90,11 +90,10 @@ static MigSource *current_source(MigEngine *e)
     return e->out.src;
 }
 
-void mig_source_publish(MigEngine *e)
+void mig_source_publish_locked(MigEngine *e)
 {
     MigSource *s = current_source(e);
 
-    g_mutex_lock(&e->out.lock);
     e->out.pub.c = e->out.live;
     if (s && s->ram) {
         e->out.pub.dirty_pages = mig_ram_dirty_pages(s->ram);
@@ -102,6 +101,12 @@ void mig_source_publish(MigEngine *e)
         e->out.pub.ram_valid = true;
     }
     e->out.pub.now_ms = now_ms(e);
+}
+
+void mig_source_publish(MigEngine *e)
+{
+    g_mutex_lock(&e->out.lock);
+    mig_source_publish_locked(e);
     g_mutex_unlock(&e->out.lock);
 }
 
@@ -284,6 +289,8 @@ static void completion(MigSource *s)
         /* QEMU stops the throttle only after publishing "completed"; doing it first
          * means no client ever reads a completed migration that still throttles. */
         throttle_off(e);
+        /* The final pass's counters, before anyone can read "completed". */
+        mig_source_publish(e);
         if (!mig_cap(e, MIG_CAP_X_COLO))
             mig_set_state(e, &e->out.state, cur, MIG_COMPLETED);
     } else {

@@ -77,6 +77,11 @@ QmpServer *qmp_request_server(QmpRequest *req);
  * name is forgotten.  Returns -1 with GenericError "File descriptor named '%s' has not been
  * found" when absent. */
 int qmp_request_take_fd(QmpRequest *req, const char *name, GError **err);
+/* Events emitted before the mark go out before this request's reply, later ones after it.
+ * The server marks when the handler starts; a handler whose reply reports state that an
+ * emitter publishes and announces under one lock of its own calls this under that lock
+ * (before reading the state), so the reply and the events the client saw agree. */
+void qmp_request_mark_events(QmpRequest *req);
 /* Asks the server to run `fn` on the main context after the current reply has been sent
  * (used by "quit": reply first, then exit). */
 void qmp_request_after_reply(QmpRequest *req, void (*fn)(void *opaque), void *opaque);

@@ -193,7 +193,7 @@ out:
 /* Runs one request of session `s` and sends its reply. */
 static void handle(QmpSession *s, json_object *msg, GError *ferr)
 {
-    QmpRequest r = { .srv = s->srv, .sess = s };
+    QmpRequest r = { .srv = s->srv, .sess = s, .ev_mark = qmp_event_mark(s->srv) };
     json_object *rsp;
 
     qmp_session_ref(s);
@@ -201,10 +201,11 @@ static void handle(QmpSession *s, json_object *msg, GError *ferr)
         rsp = error_response(ferr); /* a framing error: no id to echo */
     else
         rsp = dispatch(&r, msg);
-    /* Events queued by other threads go out first: a reply computed after an event was
-     * emitted must not overtake it (QEMU writes both to the monitor as they happen). */
+    /* Events queued (by other threads) before the handler looked at any state go out
+     * first: the reply may report what they announced, so it must not overtake them.
+     * Later events follow the reply.  (QEMU writes both to the monitor as they happen.) */
     if (g_main_context_is_owner(s->srv->ctx))
-        qmp_event_deliver_pending(s->srv);
+        qmp_event_deliver_upto(s->srv, r.ev_mark);
     if (rsp)
         qmp_send_message(s, rsp);
     json_object_put(rsp);

@@ -11,6 +11,8 @@
 
 #include "mb_util.h"
 
+#include <assert.h>
+
 typedef struct {
     GSource base;
     QmpServer *srv;
@@ -75,14 +77,30 @@ void qmp_event_fini(QmpServer *srv)
     g_mutex_clear(&srv->ev_lock);
 }
 
+uint64_t qmp_event_mark(QmpServer *srv)
+{
+    g_mutex_lock(&srv->ev_lock);
+    uint64_t mark = srv->ev_queued;
+    g_mutex_unlock(&srv->ev_lock);
+    return mark;
+}
+
 void qmp_event_deliver_pending(QmpServer *srv)
+{
+    qmp_event_deliver_upto(srv, UINT64_MAX);
+}
+
+void qmp_event_deliver_upto(QmpServer *srv, uint64_t mark)
 {
     GQueue batch = G_QUEUE_INIT;
     GString *ev;
 
     g_mutex_lock(&srv->ev_lock);
-    batch = srv->ev_queue;
-    g_queue_init(&srv->ev_queue);
+    assert(srv->ev_taken + g_queue_get_length(&srv->ev_queue) == srv->ev_queued);
+    while (srv->ev_taken < mark && (ev = g_queue_pop_head(&srv->ev_queue))) {
+        g_queue_push_tail(&batch, ev);
+        srv->ev_taken++;
+    }
     g_mutex_unlock(&srv->ev_lock);
 
     while ((ev = g_queue_pop_head(&batch))) {
@@ -118,6 +136,7 @@ void qmp_server_emit_event(QmpServer *srv, const char *event, json_object *data)
     qmp_json_append(text, ev, QMP_JSON_QDICT_ORDER);
     g_string_append(text, "\r\n");
     g_queue_push_tail(&srv->ev_queue, text);
+    srv->ev_queued++;
     g_mutex_unlock(&srv->ev_lock);
     json_object_put(ev);
 

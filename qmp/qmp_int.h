@@ -56,7 +56,9 @@ struct QmpServer {
     /* Events (qmp_event.c); everything below ev_lock is protected by it. */
     GSource *event_src;
     GMutex ev_lock;
-    GQueue ev_queue; /* GString *: serialized event lines awaiting delivery */
+    GQueue ev_queue;    /* GString *: serialized event lines awaiting delivery */
+    uint64_t ev_queued; /* events ever queued: a request's mark counts these */
+    uint64_t ev_taken;  /* events ever taken from the queue for delivery */
     QmpEventHook hook;
     void *hook_opaque;
 };
@@ -93,7 +95,8 @@ struct QmpSession {
 struct QmpRequest {
     QmpServer *srv;
     QmpSession *sess;
-    GSList *after; /* QmpAfterReply *, in registration order (reversed) */
+    GSList *after;    /* QmpAfterReply *, in registration order (reversed) */
+    uint64_t ev_mark; /* events queued before this mark go out before the reply */
 };
 
 /* ---- qmp_server.c ---- */
@@ -150,6 +153,11 @@ void qmp_event_init(QmpServer *srv);
 void qmp_event_fini(QmpServer *srv);
 /* Delivers a serialized event to every negotiated session (main context thread). */
 void qmp_event_deliver_pending(QmpServer *srv);
+/* How many events have been queued so far (a mark for qmp_event_deliver_upto). */
+uint64_t qmp_event_mark(QmpServer *srv);
+/* Delivers the queued events among the first `mark` ever queued; later ones stay queued.
+ * On the server's context thread only. */
+void qmp_event_deliver_upto(QmpServer *srv, uint64_t mark);
 
 /* ---- qmp_monitor.c ---- */
 typedef struct QmpMonitor QmpMonitor;

@@ -125,6 +125,11 @@ QmpServer *qmp_request_server(QmpRequest *req)
     return req->srv;
 }
 
+void qmp_request_mark_events(QmpRequest *req)
+{
+    req->ev_mark = qmp_event_mark(req->srv);
+}
+
 void qmp_request_after_reply(QmpRequest *req, void (*fn)(void *opaque), void *opaque)
 {
     QmpAfterReply *a = g_new0(QmpAfterReply, 1);
