@@ -179,7 +179,9 @@ static Result run_migbench(const char *migbench, const char *size, const Config 
 {
     Result res = { 0 };
     gchar *cmd =
-        g_strdup_printf("%s run -q --json - --guest kvm:mem=%s,workload=marker,work=32M %s",
+        /* The same budget QEMU gets above: 120 s, however many passes. */
+        g_strdup_printf("%s run -q --json - --max-passes 0 --max-time 120s "
+                        "--guest kvm:mem=%s,workload=marker,work=32M %s",
                         migbench, size, cfg->run);
     gchar *out = NULL;
     g_spawn_command_line_sync(cmd, &out, NULL, NULL, NULL);
