@@ -6,7 +6,7 @@
 #   sim40   migbench, sim guest, --schema 4.0-dev      (always)
 #   kvm     migbench, KVM guest                        (when /dev/kvm is usable)
 #   qemu    real QEMU, targets/qemu.json               (when qemu-system-x86_64 is installed)
-# Default LIST: sim,sim40 plus qemu when installed (kvm on request: it is slow).
+# Default LIST: sim,sim40, plus qemu and kvm where this machine has them.
 #
 # Writes BUILDDIR/conformance/<target>.json (results) and <target>.xml (junit), a merged
 # BUILDDIR/conformance-junit.xml (for scripts/summarize-tests.py), and the matrix as
@@ -31,6 +31,7 @@ done
 if [[ -z "$targets" ]]; then
     targets="sim,sim40"
     command -v qemu-system-x86_64 >/dev/null && targets+=",qemu"
+    [[ -r /dev/kvm && -w /dev/kvm ]] && targets+=",kvm"
 fi
 
 py=""

@@ -29,12 +29,9 @@ junit="$build/conformance-junit.xml"
 rm -f "$junit"
 pytest_rc=0
 if [[ -d conformance/tests ]]; then
-    targets=${MIGBENCH_TARGETS:-sim,sim40}
-    if [[ -z "${MIGBENCH_TARGETS:-}" ]]; then
-        command -v qemu-system-x86_64 >/dev/null && targets+=",qemu"
-        [[ -r /dev/kvm && -w /dev/kvm ]] && targets+=",kvm"
-    fi
-    conformance/run-all.sh "$build" --targets "$targets" -- "$@"
+    targets=()
+    [[ -n "${MIGBENCH_TARGETS:-}" ]] && targets=(--targets "$MIGBENCH_TARGETS")
+    conformance/run-all.sh "$build" "${targets[@]}" -- "$@"
     pytest_rc=$?
 fi
 
