@@ -9,6 +9,7 @@
  * run: into one reused buffer (the socket's speed), and into fresh memory like a
  * destination's RAM (what any receiver pays for first touching its pages). */
 #include "bench_common.h"
+#include "bench_qemu.h"
 #include "qmp_client.h"
 
 #include <fcntl.h>
@@ -175,11 +176,6 @@ static GSubprocess *qemu_vm(const char *dir, const char *name, const char *size,
     return p;
 }
 
-static json_object *qcall(QmpClient *c, const char *cmd, const char *args)
-{
-    return qmp_client_call(c, cmd, args ? json_tokener_parse(args) : NULL, 30000, NULL);
-}
-
 /* One QEMU migration of SIZE; bytes/s over QEMU's own total-time (0 on failure). */
 static double migrate_qemu(const char *size, const char *ram_file, bool tcp, unsigned multifd)
 {
@@ -199,15 +195,15 @@ static double migrate_qemu(const char *size, const char *ram_file, bool tcp, uns
                                         "\"multifd-channels\": %u}",
                                         multifd ? multifd : 2);
         for (QmpClient **c = (QmpClient *[]){ s, d, NULL }; *c; c++) {
-            json_object_put(qcall(*c, "migrate-set-capabilities", caps));
-            json_object_put(qcall(*c, "migrate-set-parameters", params));
+            json_object_put(bench_qemu_call(*c, "migrate-set-capabilities", caps));
+            json_object_put(bench_qemu_call(*c, "migrate-set-parameters", params));
         }
         gchar *in = tcp ? g_strdup("{\"uri\": \"tcp:127.0.0.1:0\"}")
                         : g_strdup_printf("{\"uri\": \"unix:%s/mig.sock\"}", dir);
-        json_object_put(qcall(d, "migrate-incoming", in));
+        json_object_put(bench_qemu_call(d, "migrate-incoming", in));
         gchar *out = NULL;
         if (tcp) {
-            json_object *info = qcall(d, "query-migrate", NULL), *sa;
+            json_object *info = bench_qemu_call(d, "query-migrate", NULL), *sa;
             if (info && json_object_object_get_ex(info, "socket-address", &sa))
                 out = g_strdup_printf("{\"uri\": \"tcp:127.0.0.1:%s\"}",
                                       json_object_get_string(json_object_object_get(
@@ -217,42 +213,22 @@ static double migrate_qemu(const char *size, const char *ram_file, bool tcp, uns
             out = g_strdup(in);
         }
         if (out)
-            json_object_put(qcall(s, "migrate", out));
-        int64_t deadline = mb_monotonic_ns() + 300LL * 1000000000;
-        while (out && mb_monotonic_ns() < deadline) {
-            json_object *info = qcall(s, "query-migrate", NULL), *st, *ram;
-            const char *status = info && json_object_object_get_ex(info, "status", &st)
-                                     ? json_object_get_string(st)
-                                     : "";
-            if (!strcmp(status, "completed") && json_object_object_get_ex(info, "ram", &ram)) {
-                double ms = json_object_get_double(json_object_object_get(info, "total-time"));
-                rate = json_object_get_double(json_object_object_get(ram, "transferred")) /
-                       (ms / 1000.0);
-            }
-            bool end = !strcmp(status, "completed") || !strcmp(status, "failed");
-            json_object_put(info);
-            if (end)
-                break;
-            g_usleep(20000); /* polling QEMU, as guestperf does */
+            json_object_put(bench_qemu_call(s, "migrate", out));
+        json_object *info =
+            out ? bench_qemu_wait_completed(s, mb_monotonic_ns() + 300LL * 1000000000) : NULL;
+        json_object *ram;
+        if (info && json_object_object_get_ex(info, "ram", &ram)) {
+            double ms = json_object_get_double(json_object_object_get(info, "total-time"));
+            rate =
+                json_object_get_double(json_object_object_get(ram, "transferred")) / (ms / 1000.0);
         }
+        json_object_put(info);
         g_free(in);
         g_free(out);
         g_free(caps);
         g_free(params);
     }
-    if (s)
-        qmp_client_free(s);
-    if (d)
-        qmp_client_free(d);
-    for (GSubprocess **p = (GSubprocess *[]){ src, dst, NULL }; *p; p++) {
-        g_subprocess_force_exit(*p);
-        g_subprocess_wait(*p, NULL, NULL);
-        g_object_unref(*p);
-    }
-    gchar *cmd = g_strdup_printf("rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench: could not remove %s\n", dir);
-    g_free(cmd);
+    bench_qemu_teardown(s, d, src, dst, dir);
     g_free(sq);
     g_free(dq);
     g_free(dir);

@@ -9,6 +9,7 @@
  * a unix socket with max-bandwidth 1 GiB/s and the default 300 ms downtime limit.  Printed:
  * total time, downtime, bytes transferred and throughput of each, and migbench's figures as
  * ratios of QEMU's.  Skips (77) without qemu-system-x86_64 or /dev/kvm. */
+#include "bench_qemu.h"
 #include "mb_util.h"
 #include "qmp_client.h"
 
@@ -49,17 +50,6 @@ static const Config configs[] = {
       "{\"max-bandwidth\": 1073741824, \"multifd-channels\": 2}",
       "--param max-bandwidth=1073741824 --cap multifd=on --param multifd-channels=2" },
 };
-
-static json_object *call(QmpClient *c, const char *cmd, const char *args)
-{
-    GError *err = NULL;
-    json_object *r = qmp_client_call(c, cmd, args ? json_tokener_parse(args) : NULL, 30000, &err);
-    if (!r) {
-        fprintf(stderr, "bench: %s: %s\n", cmd, err->message);
-        g_error_free(err);
-    }
-    return r;
-}
 
 static GSubprocess *qemu(const char *dir, const char *name, const char *img, const char *size,
                          const char *incoming)
@@ -126,48 +116,26 @@ static Result run_qemu(const char *img, const char *size, const Config *cfg)
         gchar *caps = g_strdup_printf("{\"capabilities\": %s}", cfg->caps);
         gchar *a = g_strdup_printf("{\"uri\": \"%s\"}", uri);
         for (QmpClient **c = (QmpClient *[]){ s, d, NULL }; *c; c++) {
-            json_object_put(call(*c, "migrate-set-capabilities", caps));
-            json_object_put(call(*c, "migrate-set-parameters", cfg->params));
+            json_object_put(bench_qemu_call(*c, "migrate-set-capabilities", caps));
+            json_object_put(bench_qemu_call(*c, "migrate-set-parameters", cfg->params));
         }
-        json_object_put(call(d, "migrate-incoming", a));
-        json_object_put(call(s, "migrate", a));
+        json_object_put(bench_qemu_call(d, "migrate-incoming", a));
+        json_object_put(bench_qemu_call(s, "migrate", a));
         g_free(a);
         g_free(caps);
-        while (mb_monotonic_ns() < deadline) {
-            json_object *info = call(s, "query-migrate", NULL), *st, *ram;
-            const char *status = info && json_object_object_get_ex(info, "status", &st)
-                                     ? json_object_get_string(st)
-                                     : "";
-            if (!strcmp(status, "completed") && json_object_object_get_ex(info, "ram", &ram)) {
-                res.total_ms = json_object_get_double(json_object_object_get(info, "total-time"));
-                res.downtime_ms = json_object_get_double(json_object_object_get(info, "downtime"));
-                res.transferred =
-                    json_object_get_double(json_object_object_get(ram, "transferred"));
-                res.mbps = json_object_get_double(json_object_object_get(ram, "mbps"));
-                res.passes =
-                    json_object_get_double(json_object_object_get(ram, "dirty-sync-count"));
-                res.ok = true;
-            }
-            json_object_put(info);
-            if (res.ok || !strcmp(status, "failed"))
-                break;
-            g_usleep(20000); /* a benchmark polling QEMU, as guestperf does (every 50 ms) */
+        json_object *info = bench_qemu_wait_completed(s, deadline), *ram;
+        if (info && json_object_object_get_ex(info, "ram", &ram)) {
+            res.total_ms = json_object_get_double(json_object_object_get(info, "total-time"));
+            res.downtime_ms = json_object_get_double(json_object_object_get(info, "downtime"));
+            res.transferred = json_object_get_double(json_object_object_get(ram, "transferred"));
+            res.mbps = json_object_get_double(json_object_object_get(ram, "mbps"));
+            res.passes = json_object_get_double(json_object_object_get(ram, "dirty-sync-count"));
+            res.ok = true;
         }
+        json_object_put(info);
     }
-    if (s)
-        qmp_client_free(s);
-    if (d)
-        qmp_client_free(d);
+    bench_qemu_teardown(s, d, src, dst, dir);
     g_free(dq);
-    for (GSubprocess **p = (GSubprocess *[]){ src, dst, NULL }; *p; p++) {
-        g_subprocess_force_exit(*p);
-        g_subprocess_wait(*p, NULL, NULL);
-        g_object_unref(*p);
-    }
-    gchar *cmd = g_strdup_printf("rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench: could not remove %s\n", dir);
-    g_free(cmd);
     g_free(sq);
     g_free(sser);
     g_free(uri);
