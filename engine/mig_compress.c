@@ -1,6 +1,7 @@
 /* mig_compress: compress-threads and decompress-threads (see mig_compress.h). */
 #include "mig_compress.h"
 #include "mb_error.h"
+#include "mb_tsan.h"
 #include "mb_util.h"
 #include "mig_stream.h"
 
@@ -233,6 +234,8 @@ static void decompress_one(gpointer job, gpointer opaque)
 {
     MigDecompress *d = opaque;
     DJob *j = job;
+    /* The job crossed GThreadPool's queue, whose locking TSan cannot see. */
+    mb_tsan_acquire(j);
     uint8_t page[PAGE];
     z_stream zs = { 0 };
     bool ok = inflateInit(&zs) == Z_OK;
@@ -273,6 +276,7 @@ void mig_decompress_page(MigDecompress *d, uint8_t *host, const uint8_t *data, u
     g_mutex_lock(&d->lock);
     d->pending++;
     g_mutex_unlock(&d->lock);
+    mb_tsan_release(j); /* to the pool thread that takes it (decompress_one) */
     g_thread_pool_push(d->pool, j, NULL);
 }
 
