@@ -20,6 +20,14 @@ export TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppres
 export G_SLICE=always-malloc
 export MIGBENCH_NO_PROGRESS=1
 
+py=${PYTHON:-}
+if [[ -z "$py" ]]; then
+    for cand in python3 /usr/bin/python3; do
+        if "$cand" -c 'import pytest' 2>/dev/null; then py=$cand; break; fi
+    done
+fi
+[[ -n "$py" ]] || { echo "run-tsan: no python3 with pytest (install python3-pytest)" >&2; exit 1; }
+
 echo "== tsan: unit and fuzz tests"
 meson test -C "$build" --no-rebuild --print-errorlogs --suite unit --suite fuzz \
     --num-processes 2
@@ -36,7 +44,7 @@ selection=(
 echo "== tsan: migrations (sim)"
 junit="$build/tsan-junit.xml"
 rm -f "$junit"
-MIGBENCH="$build/cli/migbench" "${PYTHON:-python3}" -m pytest -q -p no:cacheprovider "${selection[@]}" \
+MIGBENCH="$build/cli/migbench" "$py" -m pytest -q -p no:cacheprovider "${selection[@]}" \
     --target migbench --schema 5.0 --junitxml="$junit" -o junit_suite_name=tsan
 pytest_rc=$?
 if [[ $meson_rc -ne 0 || $pytest_rc -ne 0 ]]; then exit 1; fi
