@@ -4,6 +4,7 @@
  * prints a report table and optionally writes the JSON report or checks it against a
  * golden file.  With no arguments it migrates the built-in default guest. */
 #include "cli.h"
+#include "cli_options.h"
 #include "mb_error.h"
 #include "mb_progress.h"
 #include "mb_util.h"
@@ -21,22 +22,26 @@
 #define QMP_TIMEOUT_MS 30000
 
 typedef struct {
-    const char *guest;
-    const char *schema;
-    const char *transport;
-    const char *json_path;
-    const char *check_path;
-    const char *scenario;
-    const char *pace;
-    const char *link_bandwidth;
-    const char *link_latency;
+    gchar *guest;
+    gchar *schema;
+    gchar *transport;
+    gchar *json_path;
+    gchar *check_path;
+    gchar *scenario;
+    gchar *pace;
+    gchar *link_bandwidth;
+    gchar *link_latency;
+    gchar *timeout; /* texts of the numeric options, parsed into the fields below */
+    gchar *max_passes_text;
+    gchar *max_time;
     int64_t timeout_ns;
     int64_t max_passes;
     int64_t max_time_ns;
-    GPtrArray *caps;   /* "name=on" */
-    GPtrArray *params; /* "name=value" */
-    bool keep;
-    bool quiet;
+    gchar **caps;   /* "name=on" */
+    gchar **params; /* "name=value" */
+    gchar **rest;   /* non-option arguments: none are expected */
+    gboolean keep;
+    gboolean quiet;
 } RunOptions;
 
 typedef struct {
@@ -47,114 +52,109 @@ typedef struct {
     gchar *log_path;
 } RunVm;
 
-static void usage(FILE *f)
+static void options_clear(RunOptions *o)
 {
-    fprintf(f,
-            "usage: migbench run [OPTIONS]\n\n"
-            "Migrates a guest from a source to a destination `migbench vm` and reports.\n"
-            "Without options: the built-in default guest (sim:hotspot, about 1 GiB).\n\n"
-            "  --guest SPEC          sim:WORKLOAD|sim:TRACE|kvm:... (default sim:hotspot)\n"
-            "  --schema VER|PATH     5.0 (default), 4.0-dev, or a migration.json\n"
-            "  --cap NAME=on|off     a migration capability, on both sides (repeatable)\n"
-            "  --param NAME=VALUE    a migration parameter, on both sides (repeatable);\n"
-            "                        sizes may use suffixes (64M, 1G)\n"
-            "  --transport T         unix (default), tcp or exec\n"
-            "  --scenario FILE       actions at exact points of the migration (docs/scenarios.md)\n"
-            "  --link-bandwidth BW   sim: simulated link (default 10Gbit)\n"
-            "  --link-latency DUR    sim: one-way latency (default 0)\n"
-            "  --pace RATIO          sim: virtual seconds per wall second (default unpaced)\n"
-            "  --max-passes N        cancel a migration that has not converged after N passes\n"
-            "                        (default 30, like guestperf; 0 = no limit)\n"
-            "  --max-time DUR        ... or after this much guest time (default 300s; 0 = none)\n"
-            "  --timeout DUR         give up (cancel) after this much wall time (default 10min)\n"
-            "  --json FILE           write the JSON report (- for stdout)\n"
-            "  --check GOLDEN        compare the result with a golden JSON report; exit 1 on\n"
-            "                        any difference (regenerate with --json GOLDEN)\n"
-            "  --keep                keep the work directory (vm logs, reports)\n"
-            "  -q, --quiet           no table, only errors\n"
-            "  -h, --help\n");
+    gchar **strs[] = { &o->guest,        &o->schema,   &o->transport, &o->json_path,
+                       &o->check_path,   &o->scenario, &o->pace,      &o->link_bandwidth,
+                       &o->link_latency, &o->timeout,  &o->max_time,  &o->max_passes_text };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(strs); i++)
+        g_free(*strs[i]);
+    g_strfreev(o->caps);
+    g_strfreev(o->params);
+    g_strfreev(o->rest);
 }
 
+/* A duration option: its default when not given; false after printing a usage error. */
+static bool duration_option(const char *name, const char *text, int64_t dflt, int64_t *out)
+{
+    GError *err = NULL;
+
+    *out = dflt;
+    if (!text)
+        return true;
+    if (mb_parse_duration(text, out, &err))
+        return true;
+    cli_options_usage_error("run", "--%s: %s", name, err->message);
+    g_error_free(err);
+    return false;
+}
+
+/* Returns CLI_OPTIONS_CONTINUE or the exit status (help shown, or a usage error). */
 static int parse_options(int argc, char **argv, RunOptions *o)
 {
-    o->guest = "sim:hotspot";
-    o->schema = "5.0";
-    o->transport = "unix";
-    o->timeout_ns = 600LL * 1000000000;
-    o->max_passes = 30;
-    o->max_time_ns = 300LL * 1000000000;
-    o->caps = g_ptr_array_new();
-    o->params = g_ptr_array_new();
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-#define VALUE()                                                                                    \
-    ({                                                                                             \
-        if (i + 1 >= argc) {                                                                       \
-            fprintf(stderr, "migbench run: %s needs a value\n", a);                                \
-            return 2;                                                                              \
-        }                                                                                          \
-        argv[++i];                                                                                 \
-    })
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--guest")) {
-            o->guest = VALUE();
-        } else if (!strcmp(a, "--schema")) {
-            o->schema = VALUE();
-        } else if (!strcmp(a, "--cap")) {
-            g_ptr_array_add(o->caps, VALUE());
-        } else if (!strcmp(a, "--param")) {
-            g_ptr_array_add(o->params, VALUE());
-        } else if (!strcmp(a, "--transport")) {
-            o->transport = VALUE();
-        } else if (!strcmp(a, "--scenario")) {
-            o->scenario = VALUE();
-        } else if (!strcmp(a, "--pace")) {
-            o->pace = VALUE();
-        } else if (!strcmp(a, "--link-bandwidth")) {
-            o->link_bandwidth = VALUE();
-        } else if (!strcmp(a, "--link-latency")) {
-            o->link_latency = VALUE();
-        } else if (!strcmp(a, "--timeout")) {
-            GError *err = NULL;
-            if (!mb_parse_duration(VALUE(), &o->timeout_ns, &err)) {
-                fprintf(stderr, "migbench run: %s\n", err->message);
-                g_error_free(err);
-                return 2;
-            }
-        } else if (!strcmp(a, "--max-passes")) {
-            if (!mb_parse_i64(VALUE(), &o->max_passes) || o->max_passes < 0) {
-                fprintf(stderr, "migbench run: --max-passes needs a number >= 0\n");
-                return 2;
-            }
-        } else if (!strcmp(a, "--max-time")) {
-            GError *err = NULL;
-            if (!mb_parse_duration(VALUE(), &o->max_time_ns, &err)) {
-                fprintf(stderr, "migbench run: %s\n", err->message);
-                g_error_free(err);
-                return 2;
-            }
-        } else if (!strcmp(a, "--json")) {
-            o->json_path = VALUE();
-        } else if (!strcmp(a, "--check")) {
-            o->check_path = VALUE();
-        } else if (!strcmp(a, "--keep")) {
-            o->keep = true;
-        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-            o->quiet = true;
-        } else {
-            fprintf(stderr, "migbench run: unknown option '%s' (see --help)\n", a);
-            return 2;
-        }
-#undef VALUE
-    }
-    if (strcmp(o->transport, "unix") && strcmp(o->transport, "tcp") &&
-        strcmp(o->transport, "exec")) {
-        fprintf(stderr, "migbench run: --transport must be unix, tcp or exec\n");
+    GOptionEntry entries[] = {
+        { "guest", 0, 0, G_OPTION_ARG_STRING, &o->guest,
+          "sim:WORKLOAD|sim:TRACE|kvm:... (default sim:hotspot)", "SPEC" },
+        { "schema", 0, 0, G_OPTION_ARG_STRING, &o->schema,
+          "5.0 (default), 4.0-dev, or a migration.json", "VER|PATH" },
+        { "cap", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->caps,
+          "a migration capability, on both sides (repeatable)", "NAME=on|off" },
+        { "param", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->params,
+          "a migration parameter, on both sides (repeatable); sizes may use suffixes (64M, 1G)",
+          "NAME=VALUE" },
+        { "transport", 0, 0, G_OPTION_ARG_STRING, &o->transport, "unix (default), tcp or exec",
+          "T" },
+        { "scenario", 0, 0, G_OPTION_ARG_FILENAME, &o->scenario,
+          "actions at exact points of the migration (docs/scenarios.md)", "FILE" },
+        { "link-bandwidth", 0, 0, G_OPTION_ARG_STRING, &o->link_bandwidth,
+          "sim: simulated link (default 10Gbit)", "BW" },
+        { "link-latency", 0, 0, G_OPTION_ARG_STRING, &o->link_latency,
+          "sim: one-way latency (default 0)", "DUR" },
+        { "pace", 0, 0, G_OPTION_ARG_STRING, &o->pace,
+          "sim: virtual seconds per wall second (default unpaced)", "RATIO" },
+        { "max-passes", 0, 0, G_OPTION_ARG_STRING, &o->max_passes_text,
+          "cancel a migration that has not converged after N passes (default 30, like "
+          "guestperf; 0 = no limit)",
+          "N" },
+        { "max-time", 0, 0, G_OPTION_ARG_STRING, &o->max_time,
+          "... or after this much guest time (default 300s; 0 = none)", "DUR" },
+        { "timeout", 0, 0, G_OPTION_ARG_STRING, &o->timeout,
+          "give up (cancel) after this much wall time (default 10min)", "DUR" },
+        { "json", 0, 0, G_OPTION_ARG_FILENAME, &o->json_path,
+          "write the JSON report (- for stdout)", "FILE" },
+        { "check", 0, 0, G_OPTION_ARG_FILENAME, &o->check_path,
+          "compare the result with a golden JSON report; exit 1 on any difference "
+          "(regenerate with --json GOLDEN)",
+          "GOLDEN" },
+        { "keep", 0, 0, G_OPTION_ARG_NONE, &o->keep, "keep the work directory (vm logs, reports)",
+          NULL },
+        { "quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet, "no table, only errors", NULL },
+        { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->rest, NULL, NULL },
+        { NULL },
+    };
+    GOptionContext *ctx = g_option_context_new(NULL);
+    int rc;
+
+    g_option_context_set_summary(
+        ctx, "Migrates a guest from a source to a destination `migbench vm` and reports.\n"
+             "Without options: the built-in default guest (sim:hotspot, about 1 GiB).");
+    g_option_context_set_description(
+        ctx, "The live progress line (on a terminal) shows percent done, throughput and an\n"
+             "ETA; docs/architecture.md says how they are defined.");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    rc = cli_options_parse(ctx, "run", &argc, &argv);
+    g_option_context_free(ctx);
+    if (rc != CLI_OPTIONS_CONTINUE)
+        return rc;
+    if (o->rest && o->rest[0])
+        return cli_options_usage_error("run", "unexpected argument '%s'", o->rest[0]);
+    if (!o->guest)
+        o->guest = g_strdup("sim:hotspot");
+    if (!o->schema)
+        o->schema = g_strdup("5.0");
+    if (!o->transport)
+        o->transport = g_strdup("unix");
+    if (!duration_option("timeout", o->timeout, 600LL * 1000000000, &o->timeout_ns) ||
+        !duration_option("max-time", o->max_time, 300LL * 1000000000, &o->max_time_ns))
         return 2;
-    }
-    return -1;
+    o->max_passes = 30;
+    if (o->max_passes_text &&
+        (!mb_parse_i64(o->max_passes_text, &o->max_passes) || o->max_passes < 0))
+        return cli_options_usage_error("run", "--max-passes needs a number >= 0");
+    if (strcmp(o->transport, "unix") && strcmp(o->transport, "tcp") && strcmp(o->transport, "exec"))
+        return cli_options_usage_error("run", "--transport must be unix, tcp or exec");
+    return CLI_OPTIONS_CONTINUE;
 }
 
 /* The limits become scenario actions run by the source itself, so where a migration is
@@ -335,8 +335,8 @@ static bool apply_settings(RunVm *vm, const RunOptions *o, json_object *settings
     json_object *scaps = json_object_new_object();
     bool events_given = false;
 
-    for (guint i = 0; i < o->caps->len; i++) {
-        gchar **kv = g_strsplit(g_ptr_array_index(o->caps, i), "=", 2);
+    for (guint i = 0; o->caps && o->caps[i]; i++) {
+        gchar **kv = g_strsplit(o->caps[i], "=", 2);
         bool on = !kv[1] || !strcmp(kv[1], "on") || !strcmp(kv[1], "true");
         json_object *c = json_object_new_object();
         json_object_object_add(c, "capability", json_object_new_string(kv[0]));
@@ -353,8 +353,8 @@ static bool apply_settings(RunVm *vm, const RunOptions *o, json_object *settings
         json_object_object_add(c, "state", json_object_new_boolean(true));
         json_object_array_add(caps, c);
     }
-    for (guint i = 0; i < o->params->len; i++) {
-        gchar **kv = g_strsplit(g_ptr_array_index(o->params, i), "=", 2);
+    for (guint i = 0; o->params && o->params[i]; i++) {
+        gchar **kv = g_strsplit(o->params[i], "=", 2);
         json_object_object_add(params, kv[0], param_value(kv[1] ? kv[1] : ""));
         g_strfreev(kv);
     }
@@ -585,7 +585,7 @@ int cmd_run_main(int argc, char **argv)
     GError *err = NULL;
     int rc = parse_options(argc, argv, &o);
 
-    if (rc >= 0)
+    if (rc != CLI_OPTIONS_CONTINUE)
         goto out;
     signal(SIGPIPE, SIG_IGN);
     gchar *dir = g_dir_make_tmp("migbench-run-XXXXXX", &err);
@@ -628,7 +628,6 @@ int cmd_run_main(int argc, char **argv)
         remove_dir(dir);
     g_free(dir);
 out:
-    g_ptr_array_free(o.caps, TRUE);
-    g_ptr_array_free(o.params, TRUE);
+    options_clear(&o);
     return rc;
 }
