@@ -4,12 +4,14 @@
  * prints a report table and optionally writes the JSON report or checks it against a
  * golden file.  With no arguments it migrates the built-in default guest. */
 #include "cli.h"
+#include "cli_guest.h"
 #include "cli_options.h"
 #include "mb_error.h"
 #include "mb_progress.h"
 #include "mb_util.h"
 #include "qmp_client.h"
 #include "run.h"
+#include "run_vm.h"
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -43,14 +45,6 @@ typedef struct {
     gboolean keep;
     gboolean quiet;
 } RunOptions;
-
-typedef struct {
-    GSubprocess *proc;
-    QmpClient *qmp;
-    gchar *qmp_path;
-    gchar *report_path;
-    gchar *log_path;
-} RunVm;
 
 static void options_clear(RunOptions *o)
 {
@@ -211,86 +205,51 @@ static gchar *build_scenario(const RunOptions *o, const char *dir, GError **err)
 
 /* ---- the two vm processes ---- */
 
+/* Starts one vm of the run with its share of the options. */
 static bool vm_start(RunVm *vm, const RunOptions *o, const char *dir, const char *name,
                      bool incoming, const char *scenario, GError **err)
 {
-    gchar *self = g_file_read_link("/proc/self/exe", err);
-    if (!self)
-        return false;
-    vm->qmp_path = g_strdup_printf("%s/%s.qmp", dir, name);
-    vm->report_path = g_strdup_printf("%s/%s.report.json", dir, name);
-    vm->log_path = g_strdup_printf("%s/%s.log", dir, name);
-    gchar *qmp = g_strdup_printf("unix:%s", vm->qmp_path);
-    GPtrArray *argv = g_ptr_array_new();
-    const char *fixed[] = { self,     "vm",       "--qmp",   qmp,        "--guest",
-                            o->guest, "--schema", o->schema, "--report", vm->report_path };
-    for (size_t i = 0; i < G_N_ELEMENTS(fixed); i++)
-        g_ptr_array_add(argv, (char *)fixed[i]);
-    if (incoming) {
-        g_ptr_array_add(argv, "--incoming");
-        g_ptr_array_add(argv, "defer");
-    } else {
-        if (scenario) {
-            g_ptr_array_add(argv, "--scenario");
-            g_ptr_array_add(argv, (char *)scenario);
-        }
-        if (o->pace) {
-            g_ptr_array_add(argv, "--pace");
-            g_ptr_array_add(argv, (char *)o->pace);
-        }
-    }
-    if (o->link_bandwidth) {
-        g_ptr_array_add(argv, "--link-bandwidth");
-        g_ptr_array_add(argv, (char *)o->link_bandwidth);
-    }
-    if (o->link_latency) {
-        g_ptr_array_add(argv, "--link-latency");
-        g_ptr_array_add(argv, (char *)o->link_latency);
-    }
-    g_ptr_array_add(argv, NULL);
-    GSubprocessLauncher *l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_INHERIT);
-    g_subprocess_launcher_set_stdout_file_path(l, vm->log_path);
-    g_subprocess_launcher_set_stderr_file_path(l, vm->log_path);
-    vm->proc = g_subprocess_launcher_spawnv(l, (const char *const *)argv->pdata, err);
-    g_object_unref(l);
-    g_ptr_array_free(argv, TRUE);
-    g_free(qmp);
-    g_free(self);
-    if (!vm->proc)
-        return false;
-    gchar *addr = g_strdup_printf("unix:%s", vm->qmp_path);
-    vm->qmp = qmp_client_connect(addr, 20000, false, err);
-    g_free(addr);
-    if (!vm->qmp)
-        g_prefix_error(err, "%s vm: ", name);
-    return vm->qmp != NULL;
+    const char *args[16];
+    size_t n = 0;
+
+#define ARG(opt, val)                                                                              \
+    do {                                                                                           \
+        args[n++] = (opt);                                                                         \
+        args[n++] = (val);                                                                         \
+    } while (0)
+    ARG("--guest", o->guest);
+    ARG("--schema", o->schema);
+    if (incoming)
+        ARG("--incoming", "defer");
+    if (!incoming && scenario)
+        ARG("--scenario", scenario);
+    if (!incoming && o->pace)
+        ARG("--pace", o->pace);
+    if (o->link_bandwidth)
+        ARG("--link-bandwidth", o->link_bandwidth);
+    if (o->link_latency)
+        ARG("--link-latency", o->link_latency);
+#undef ARG
+    args[n] = NULL;
+    g_assert(n < G_N_ELEMENTS(args));
+    return run_vm_start(vm, dir, name, args, 20000, err);
 }
 
-/* Quits a vm and reaps it (bounded: a vm that does not exit is killed). */
-static void vm_stop(RunVm *vm)
+/* After a failure: when a vm has died (or dies within `wait_ms`), its own account
+ * ("source vm exited with status 1: migbench vm: ...") replaces the run's view of it (a
+ * closed connection, a failed connect).  Both sides are looked at. */
+static void explain_deaths(RunVm *src, RunVm *dst, int wait_ms, GError **err)
 {
-    if (vm->qmp) {
-        json_object *r = qmp_client_execute(vm->qmp, "quit", NULL, 5000, NULL);
-        json_object_put(r);
-        qmp_client_free(vm->qmp);
-        vm->qmp = NULL;
+    gchar *s = run_vm_exit_message(src, wait_ms), *d = run_vm_exit_message(dst, s ? 0 : wait_ms);
+
+    if (s || d) {
+        gchar *both = g_strjoin("; ", s ? s : d, s && d ? d : NULL, NULL);
+        g_clear_error(err);
+        mb_error_set(err, "%s", both);
+        g_free(both);
     }
-    if (vm->proc) {
-        /* GSubprocess reaps the child itself; the identifier goes away once it has.  A vm
-         * that does not exit within the deadline is killed. */
-        int64_t deadline = mb_monotonic_ns() + 10LL * 1000000000;
-        while (g_subprocess_get_identifier(vm->proc) && mb_monotonic_ns() < deadline)
-            g_usleep(1000);
-        if (g_subprocess_get_identifier(vm->proc)) {
-            g_subprocess_force_exit(vm->proc);
-            g_subprocess_wait(vm->proc, NULL, NULL);
-        }
-        g_object_unref(vm->proc);
-        vm->proc = NULL;
-    }
-    g_free(vm->qmp_path);
-    g_free(vm->report_path);
-    g_free(vm->log_path);
+    g_free(s);
+    g_free(d);
 }
 
 static json_object *call(RunVm *vm, const char *cmd, json_object *args, GError **err)
@@ -521,7 +480,7 @@ static json_object *settings_json(const RunOptions *o)
 /* Runs the whole migration; returns the report (NULL with err when it could not run). */
 static json_object *run_migration(const RunOptions *o, const char *dir, GError **err)
 {
-    RunVm src = { 0 }, dst = { 0 };
+    RunVm src = { .name = "source" }, dst = { .name = "destination" };
     json_object *report = NULL, *settings = settings_json(o);
     MbProgress progress;
     int64_t t0 = mb_monotonic_ns(), deadline = t0 + o->timeout_ns;
@@ -573,8 +532,17 @@ static json_object *run_migration(const RunOptions *o, const char *dir, GError *
 out:
     g_free(scenario);
     mb_progress_done(&progress);
-    vm_stop(&src);
-    vm_stop(&dst);
+    if (!report && err && *err)
+        explain_deaths(&src, &dst, 2000, err);
+    for (RunVm *vm = &src; report && vm; vm = vm == &src ? &dst : NULL) {
+        /* The run has its result, but a vm that died on the way still says so. */
+        gchar *died = run_vm_exit_message(vm, 0);
+        if (died)
+            fprintf(stderr, "migbench run: %s\n", died);
+        g_free(died);
+    }
+    run_vm_stop(&src);
+    run_vm_stop(&dst);
     json_object_put(settings);
     return report;
 }
@@ -587,6 +555,14 @@ int cmd_run_main(int argc, char **argv)
 
     if (rc != CLI_OPTIONS_CONTINUE)
         goto out;
+    /* A bad --guest is a usage error, told in the vm's own words before anything starts
+     * (else it would surface as a destination that never listened). */
+    if (!cli_guest_check(o.guest, &err)) {
+        fprintf(stderr, "migbench run: --guest %s: %s\n", o.guest, err->message);
+        g_clear_error(&err);
+        rc = 2;
+        goto out;
+    }
     signal(SIGPIPE, SIG_IGN);
     gchar *dir = g_dir_make_tmp("migbench-run-XXXXXX", &err);
     if (!dir) {

@@ -1,9 +1,15 @@
 """The command-line tools a person or a script uses: migbench --help, migbench qmp (one-shot,
 key=value arguments, script mode, --wait-event, exit statuses) and migbench run --check."""
+import glob
 import json
+import os
+import signal
 import subprocess
+import time
 
 import pytest
+
+from lib.qmp import QMPClient
 
 pytestmark = pytest.mark.migbench_only("migbench's own command-line tools")
 
@@ -147,3 +153,78 @@ def test_qmp_quit_exits_0_every_time(vms, target):
         # the reply when it arrived before the close, nothing otherwise
         assert r.stdout == "" or json.loads(r.stdout) == {"return": {}}, (i, r.stdout)
         assert vm.wait_exit(30) == 0, (i, vm.output())
+
+
+@pytest.mark.parametrize("spec", ["sim:nosuch", "sim:uniform,size=banana", "sim:hotspot,seed=x",
+                                  "sim:/no/such.trace", "qemu:pc"])
+def test_run_checks_the_guest_spec_first(vms, target, spec):
+    """A bad --guest is a usage error of `run` (exit 2) in the vm's own words, found before
+    anything starts (no work directory, no vm)."""
+    tmp = vms.path("tmp")
+    os.mkdir(tmp)
+    r = subprocess.run([target.vm_argv[0], "run", "-q", "--guest", spec], capture_output=True,
+                       text=True, timeout=60, env=dict(os.environ, TMPDIR=tmp))
+    v = mb(target, "vm", "--guest", spec)
+    assert v.returncode == 1 and v.stderr.startswith("migbench vm: "), v
+    vm_message = v.stderr[len("migbench vm: "):]
+    assert r.returncode == 2, r
+    assert r.stderr == f"migbench run: --guest {spec}: {vm_message}", (r.stderr, vm_message)
+    assert os.listdir(tmp) == []
+
+
+def test_run_shows_the_output_of_a_vm_that_dies_starting(vms, target):
+    r = subprocess.run([target.vm_argv[0], "run", "-q", "--schema", vms.path("none.json")],
+                       capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, TMPDIR=vms.dir))
+    assert r.returncode == 1, r
+    assert r.stderr.startswith(
+        "migbench run: destination vm exited with status 1: migbench vm: can't read schema "
+        f"file '{vms.path('none.json')}'"), r.stderr
+
+
+def _pid_of(path_in_argv):
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if path_in_argv.encode() in argv:
+                return int(pid)
+    return None
+
+
+@pytest.mark.parametrize("side", ["source", "destination"])
+def test_run_names_the_vm_that_died_mid_migration(vms, target, side):
+    """A vm killed while the migration runs: `run` says which side and how it ended."""
+    p = subprocess.Popen([target.vm_argv[0], "run", "-q", "--guest",
+                          "sim:uniform,size=64M,rate=4M,seed=1", "--pace", "1",
+                          "--param", "max-bandwidth=4M"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, TMPDIR=vms.dir, MIGBENCH_NO_PROGRESS="1"))
+    try:
+        deadline = time.monotonic() + 60
+        found = []
+        while not found:  # the run's work directory appears when it starts its vms
+            assert time.monotonic() < deadline and p.poll() is None, p.poll()
+            found = glob.glob(os.path.join(vms.dir, "migbench-run-*", "source.qmp"))
+            time.sleep(0.01)
+        src = found[0]
+        q = QMPClient(src, timeout=20)
+        try:
+            if q.call("query-migrate").get("status") != "active":
+                q.wait_event("MIGRATION", timeout=60,
+                             match={"status": "active"})
+        finally:
+            q.close()
+        victim = _pid_of(f"unix:{src.replace('source.qmp', side + '.qmp')}")
+        assert victim, "vm process not found"
+        os.kill(victim, signal.SIGKILL)
+        out, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode == 1, (out, err)
+    assert f"{side} vm was killed by signal 9" in err, err
