@@ -437,6 +437,26 @@ static const char *wait_final(RunVm *vm, MbProgress *p, RunVm *progress_vm, int6
     return NULL;
 }
 
+/* The final query-migrate reply of each side, as QMP gave it (run_report_verbatim), under
+ * "source" and "destination".  Called once the source's report exists, so its final times
+ * are in (QEMU, and migbench, show 'completed' a moment before them).  A side that cannot
+ * answer (its vm died) gets null, and the failure is said on stderr. */
+static json_object *final_replies(RunVm *src, RunVm *dst)
+{
+    json_object *qm = json_object_new_object();
+
+    for (RunVm *vm = src; vm; vm = vm == src ? dst : NULL) {
+        GError *err = NULL;
+        json_object *r = call(vm, "query-migrate", NULL, &err);
+        if (!r) {
+            fprintf(stderr, "migbench run: %s query-migrate: %s\n", vm->name, err->message);
+            g_error_free(err);
+        }
+        json_object_object_add(qm, vm->name, r ? run_report_verbatim(r) : NULL);
+    }
+    return qm;
+}
+
 /* The vm writes its report right after the migration ends; wait for it with a deadline. */
 static json_object *read_report(const char *path, int64_t deadline)
 {
@@ -529,6 +549,7 @@ static json_object *run_migration(const RunOptions *o, const char *dir, GError *
     json_object_object_add(report, "wall", wall);
     json_object_put(srep);
     json_object_put(drep);
+    json_object_object_add(report, "query-migrate", final_replies(&src, &dst));
 out:
     g_free(scenario);
     mb_progress_done(&progress);

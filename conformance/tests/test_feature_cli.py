@@ -3,6 +3,7 @@ key=value arguments, script mode, --wait-event, exit statuses) and migbench run 
 import glob
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -228,3 +229,39 @@ def test_run_names_the_vm_that_died_mid_migration(vms, target, side):
             p.communicate()
     assert p.returncode == 1, (out, err)
     assert f"{side} vm was killed by signal 9" in err, err
+
+
+def test_run_json_carries_the_final_query_migrate_replies(vms, target):
+    """`run --json` keeps its own names (total-time-ms, ...) and adds each side's final
+    query-migrate reply verbatim; in sim mode they are deterministic, and --check compares
+    them when the golden file has them."""
+    base = ["run", "-q", "--guest", "sim:uniform,size=16M,rate=4M,seed=1", "--transport", "tcp"]
+    texts = []
+    for k in range(2):
+        path = vms.path(f"r{k}.json")
+        r = mb(target, *base, "--json", path)
+        assert r.returncode == 0, r
+        with open(path) as f:
+            texts.append(f.read())
+    reports = [json.loads(t) for t in texts]
+    qm = reports[0]["query-migrate"]
+    assert list(qm) == ["source", "destination"]
+    assert qm == reports[1]["query-migrate"]  # deterministic (a tcp destination too)
+    src, res = qm["source"], reports[0]["result"]
+    assert src["status"] == "completed" and qm["destination"]["status"] == "completed"
+    # QEMU's member names next to the report's own
+    assert (src["total-time"], src["downtime"], src["setup-time"]) == \
+        (res["total-time-ms"], res["downtime-ms"], res["setup-time-ms"])
+    assert src["ram"]["transferred"] == res["transferred"]
+    assert list(src)[:4] == ["status", "setup-time", "downtime", "total-time"]  # QDict order
+    # doubles as QEMU 5.0 writes them ("%f", trailing zeros cut), not json-c's %.17g
+    mbps = re.search(r'"query-migrate":.*"mbps":\s*([0-9.]+)', texts[0], re.S).group(1)
+    assert re.fullmatch(r"\d+(\.\d{0,5}[1-9])?", mbps), mbps
+    # --check: identical, then a changed reply is a difference
+    golden = vms.path("r0.json")
+    assert mb(target, *base, "--check", golden).returncode == 0
+    reports[0]["query-migrate"]["source"]["ram"]["normal"] += 1
+    with open(golden, "w") as f:
+        json.dump(reports[0], f)
+    r = mb(target, *base, "--check", golden)
+    assert r.returncode == 1 and "query-migrate.source.ram.normal" in r.stdout, r.stdout
