@@ -125,7 +125,7 @@ static int parse_options(int argc, char **argv, RunOptions *o)
              "Without options: the built-in default guest (sim:hotspot, about 1 GiB).");
     g_option_context_set_description(
         ctx, "The live progress line (on a terminal) shows percent done, throughput and an\n"
-             "ETA; docs/architecture.md says how they are defined.");
+             "ETA; docs/run.md says how they are defined.");
     g_option_context_add_main_entries(ctx, entries, NULL);
     rc = cli_options_parse(ctx, "run", &argc, &argv);
     g_option_context_free(ctx);
@@ -384,22 +384,24 @@ static bool start_migration(RunVm *src, RunVm *dst, const RunOptions *o, const c
 
 static void show_progress(MbProgress *p, RunVm *src)
 {
-    char sent[32], rem[32];
     json_object *info = call(src, "query-migrate", NULL, NULL);
     json_object *ram = info ? json_object_object_get(info, "ram") : NULL;
 
     if (ram) {
-        mb_progress_update(
-            p,
-            "pass %" PRId64 "  sent %s  remaining %s  dirty %" PRId64 " pages/s  "
-            "expected downtime %" PRId64 " ms",
-            json_object_get_int64(json_object_object_get(ram, "dirty-sync-count")),
-            mb_fmt_bytes(sent, sizeof(sent),
-                         (double)json_object_get_int64(json_object_object_get(ram, "transferred"))),
-            mb_fmt_bytes(rem, sizeof(rem),
-                         (double)json_object_get_int64(json_object_object_get(ram, "remaining"))),
-            json_object_get_int64(json_object_object_get(ram, "dirty-pages-rate")),
-            json_object_get_int64(json_object_object_get(info, "expected-downtime")));
+        json_object *down = json_object_object_get(info, "expected-downtime");
+        json_object *psize = json_object_object_get(ram, "page-size");
+        MbMigProgress m = {
+            .pass = json_object_get_uint64(json_object_object_get(ram, "dirty-sync-count")),
+            .total = json_object_get_uint64(json_object_object_get(ram, "total")),
+            .transferred = json_object_get_uint64(json_object_object_get(ram, "transferred")),
+            .remaining = json_object_get_uint64(json_object_object_get(ram, "remaining")),
+            .dirty_rate = json_object_get_uint64(json_object_object_get(ram, "dirty-pages-rate")),
+            .page_size = psize ? json_object_get_uint64(psize) : 4096,
+            .mbps = json_object_get_double(json_object_object_get(ram, "mbps")),
+            .expected_downtime_ms = down ? json_object_get_int64(down) : -1,
+        };
+        char line[512];
+        mb_progress_update(p, "%s", mb_progress_format_mig(line, sizeof(line), &m));
     }
     json_object_put(info);
 }
