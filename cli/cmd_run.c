@@ -235,21 +235,28 @@ static bool vm_start(RunVm *vm, const RunOptions *o, const char *dir, const char
     return run_vm_start(vm, dir, name, args, 20000, err);
 }
 
-/* After a failure: when a vm has died (or dies within `wait_ms`), its own account
- * ("source vm exited with status 1: migbench vm: ...") replaces the run's view of it (a
- * closed connection, a failed connect).  Both sides are looked at. */
+/* After a failure: when a vm has died, its own account ("source vm exited with status 1:
+ * migbench vm: ...") replaces the run's view of it (a closed connection).  A vm whose
+ * connection was closed is given `wait_ms` to be reaped; an error that did not come from a
+ * dead vm (an error reply, a timeout) is left as it is at once. */
 static void explain_deaths(RunVm *src, RunVm *dst, int wait_ms, GError **err)
 {
-    gchar *s = run_vm_exit_message(src, wait_ms), *d = run_vm_exit_message(dst, s ? 0 : wait_ms);
+    gchar *msg[2] = { NULL, NULL };
+    RunVm *vms[2] = { src, dst };
 
-    if (s || d) {
-        gchar *both = g_strjoin("; ", s ? s : d, s && d ? d : NULL, NULL);
+    for (int i = 0; i < 2; i++) {
+        bool closed = vms[i]->qmp && qmp_client_closed(vms[i]->qmp);
+        msg[i] = run_vm_exit_message(vms[i], closed ? wait_ms : 0);
+    }
+    if (msg[0] || msg[1]) {
+        gchar *both =
+            g_strjoin("; ", msg[0] ? msg[0] : msg[1], msg[0] && msg[1] ? msg[1] : NULL, NULL);
         g_clear_error(err);
         mb_error_set(err, "%s", both);
         g_free(both);
     }
-    g_free(s);
-    g_free(d);
+    g_free(msg[0]);
+    g_free(msg[1]);
 }
 
 static json_object *call(RunVm *vm, const char *cmd, json_object *args, GError **err)
