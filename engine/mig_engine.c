@@ -44,6 +44,7 @@ MigEngine *mig_engine_new(QmpServer *qmp, const Schema *schema, MbGuest *guest,
         e->block_names[b] = guest->blocks[b].name;
         e->block_sizes[b] = guest->blocks[b].size;
     }
+    g_mutex_init(&e->state_lock);
     g_mutex_init(&e->rs_lock);
     mig_out_init(e);
     g_mutex_init(&e->in.lock);
@@ -82,6 +83,7 @@ void mig_engine_free(MigEngine *e)
     g_free(e->in.guest_state_runstate);
     g_mutex_clear(&e->in.lock);
     g_mutex_clear(&e->rs_lock);
+    g_mutex_clear(&e->state_lock);
     mig_params_clear(&e->params);
     mig_caps_clear(&e->caps);
     mig_scenario_free(e->scenario);

@@ -192,7 +192,8 @@ static void test_dirty_auto(void)
         return;
     MbGuest *g = make("mem=32M", false);
     const char *m = kvm_guest_dirty_mode(g);
-    g_assert_true(strcmp(m, "ring") == 0 || strcmp(m, "get+clear") == 0 || strcmp(m, "get") == 0);
+    /* Never the ring by default (its open problem, docs/kvm.md). */
+    g_assert_true(strcmp(m, "get+clear") == 0 || strcmp(m, "get") == 0);
     mb_guest_free(g);
 }
 
