@@ -69,10 +69,10 @@ static void fail_incoming(MigEngine *e, GError *err)
         exit(1);
 }
 
-static uint8_t *multifd_host(void *opaque, unsigned block, uint64_t page)
+static bool multifd_store(void *opaque, unsigned block, uint64_t page, const uint8_t *data)
 {
     MigEngine *e = opaque;
-    return e->guest->ops->page_host(e->guest, block, page);
+    return mb_guest_page_store(e->guest, block, page, data);
 }
 
 /* A multifd channel failed: the main stream loader must stop too. */
@@ -109,7 +109,7 @@ static bool accept_multifd(MigEngine *e, GError **err)
         return false;
     }
     mig_multifd_config(e, &cfg);
-    MigMultifdRecv *m = mig_multifd_recv_new(&cfg, multifd_host, multifd_failed, e);
+    MigMultifdRecv *m = mig_multifd_recv_new(&cfg, multifd_store, multifd_failed, e);
     g_mutex_lock(&e->in.lock);
     e->in.multifd = m;
     g_mutex_unlock(&e->in.lock);
