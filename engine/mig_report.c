@@ -1,31 +1,18 @@
 /* mig_report: per-pass history and the end-of-migration report file (see mig_report.h). */
 #include "mig_report.h"
 #include "mb_util.h"
-#include "mig_internal.h"
+#include "mig_outgoing.h"
+#include "mig_query.h"
 
 #include <stdio.h>
-
-void mig_report_reset(MigEngine *e)
-{
-    g_mutex_lock(&e->out.lock);
-    g_array_set_size(e->out.passes, 0);
-    g_mutex_unlock(&e->out.lock);
-}
-
-void mig_report_pass(MigEngine *e, const MigPassRecord *rec)
-{
-    g_mutex_lock(&e->out.lock);
-    g_array_append_val(e->out.passes, *rec);
-    g_mutex_unlock(&e->out.lock);
-}
 
 json_object *mig_report_passes_json(MigEngine *e)
 {
     json_object *a = json_object_new_array();
+    GArray *passes = mig_out_passes(e);
 
-    g_mutex_lock(&e->out.lock);
-    for (guint i = 0; i < e->out.passes->len; i++) {
-        const MigPassRecord *r = &g_array_index(e->out.passes, MigPassRecord, i);
+    for (guint i = 0; i < passes->len; i++) {
+        const MigPassRecord *r = &g_array_index(passes, MigPassRecord, i);
         json_object *o = json_object_new_object();
         json_object_object_add(o, "pass", json_object_new_uint64(r->pass));
         json_object_object_add(o, "time-ms", json_object_new_int64(r->time_ms));
@@ -36,7 +23,7 @@ json_object *mig_report_passes_json(MigEngine *e)
         json_object_object_add(o, "cpu-throttle-percentage", json_object_new_int(r->throttle_pct));
         json_object_array_add(a, o);
     }
-    g_mutex_unlock(&e->out.lock);
+    g_array_free(passes, TRUE);
     return a;
 }
 
@@ -68,10 +55,9 @@ void mig_report_source_end(MigEngine *e)
     json_object_object_add(o, "query-migrate", mig_query_migrate(e, NULL));
     json_object_object_add(o, "passes", mig_report_passes_json(e));
     /* Wall clock, for benchmarks only: from `migrate` to the end of the migration thread. */
-    if (e->out.wall_end > e->out.wall_start)
-        json_object_object_add(
-            o, "migration-wall-ms",
-            json_object_new_double((double)(e->out.wall_end - e->out.wall_start) / 1e6));
+    double wall_ms = mig_out_wall_ms(e);
+    if (wall_ms >= 0)
+        json_object_object_add(o, "migration-wall-ms", json_object_new_double(wall_ms));
     /* Host figures, for benchmarks only (they differ from machine to machine). */
     json_object_object_add(o, "peak-rss-bytes", json_object_new_uint64(mb_peak_rss()));
     write_report(e, o);

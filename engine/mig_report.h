@@ -15,20 +15,6 @@
 
 typedef struct MigEngine MigEngine;
 
-typedef struct {
-    uint64_t pass;
-    int64_t time_ms;          /* since migrate */
-    uint64_t transferred;     /* ram.transferred at the sync */
-    uint64_t remaining;       /* dirty bytes after the sync */
-    uint64_t new_dirty_pages; /* pages newly dirtied since the previous sync */
-    uint64_t dirty_pages_rate;
-    int throttle_pct;
-} MigPassRecord;
-
-/* Source thread, at each sync. */
-void mig_report_pass(MigEngine *e, const MigPassRecord *rec);
-/* Forgets the previous migration's passes (migrate_init). */
-void mig_report_reset(MigEngine *e);
 /* Writes the source report if --report was given (after the migration ended). */
 void mig_report_source_end(MigEngine *e);
 /* Writes the destination report if --report was given (takes `announce`, may be NULL). */
