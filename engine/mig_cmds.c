@@ -118,16 +118,10 @@ static json_object *cmd_start_postcopy(QmpRequest *req, json_object *args, GErro
         mb_error_set(err, "Postcopy must be started after migration has been started");
         return NULL;
     }
-    /* Never pretend: QEMU would switch to postcopy at the next iteration, migbench would
-     * silently stay in precopy.  Until postcopy is built the request is refused, after
-     * QEMU's own precondition errors so those stay testable. */
-    if (!MIG_POSTCOPY_BUILT) {
-        mb_error_set(err, "Postcopy is not supported by this migbench build yet; the "
-                          "migration continues in precopy");
-        return NULL;
-    }
-    /* Only a flag: succeeding after the end is QEMU's choice (refusing would race). */
-    mig_out_request_postcopy(e);
+    /* Only a flag: succeeding after the end is QEMU's choice (refusing would race).  Until
+     * postcopy is built the request is refused there, after QEMU's own precondition errors
+     * so those stay testable. */
+    mig_out_request_postcopy(e, err);
     return NULL;
 }
 

@@ -316,9 +316,17 @@ bool mig_out_continue(MigEngine *e, const char *expected, GError **err)
     return true;
 }
 
-void mig_out_request_postcopy(MigEngine *e)
+bool mig_out_request_postcopy(MigEngine *e, GError **err)
 {
+    /* Never pretend: QEMU would switch to postcopy at the next iteration, migbench would
+     * silently stay in precopy. */
+    if (!MIG_POSTCOPY_BUILT) {
+        mb_error_set(err, "Postcopy is not supported by this migbench build yet; the "
+                          "migration continues in precopy");
+        return false;
+    }
     atomic_store(&e->out.start_postcopy, true);
+    return true;
 }
 
 void mig_out_params_changed(MigEngine *e, const bool changed[MP__MAX])

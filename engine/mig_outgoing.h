@@ -117,8 +117,10 @@ double mig_out_wall_ms(MigEngine *e);
 void mig_out_cancel(MigEngine *e);
 /* migrate-continue: false with QEMU's error unless the status is `expected`. */
 bool mig_out_continue(MigEngine *e, const char *expected, GError **err);
-/* migrate-start-postcopy was accepted (a flag the precopy thread may act on). */
-void mig_out_request_postcopy(MigEngine *e);
+/* migrate-start-postcopy (a flag the precopy thread may act on).  Never pretends: while
+ * this build has no postcopy (MIG_POSTCOPY_BUILT), false with an error saying so, for the
+ * QMP command and scenario actions alike. */
+bool mig_out_request_postcopy(MigEngine *e, GError **err);
 /* Parameters changed (changed[id] set by mig_params_set): applies what takes effect at once
  * on a running migration (the rate limit; xbzrle-cache-size at the thread's next step). */
 void mig_out_params_changed(MigEngine *e, const bool changed[MP__MAX]);

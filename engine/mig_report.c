@@ -1,5 +1,6 @@
 /* mig_report: per-pass history and the end-of-migration report file (see mig_report.h). */
 #include "mig_report.h"
+#include "mig_scenario.h"
 #include "mb_util.h"
 #include "mig_outgoing.h"
 #include "mig_query.h"
@@ -54,6 +55,13 @@ void mig_report_source_end(MigEngine *e)
         json_object_object_add(o, "guest-info", info);
     json_object_object_add(o, "query-migrate", mig_query_migrate(e, NULL));
     json_object_object_add(o, "passes", mig_report_passes_json(e));
+    /* Scenario actions that failed (e.g. refused): only when there are some, so reports of
+     * runs without any stay as they were. */
+    json_object *serr = e->scenario ? mig_scenario_errors(e->scenario) : NULL;
+    if (serr && json_object_array_length(serr))
+        json_object_object_add(o, "scenario-errors", serr);
+    else
+        json_object_put(serr);
     /* Wall clock, for benchmarks only: from `migrate` to the end of the migration thread. */
     double wall_ms = mig_out_wall_ms(e);
     if (wall_ms >= 0)

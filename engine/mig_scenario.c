@@ -185,7 +185,7 @@ static void run(MigEngine *e, Action *a)
         mig_apply_one_param(e, "downtime-limit", ms, &err);
         json_object_put(ms);
     } else if (!strcmp(a->execute, "migrate-start-postcopy")) {
-        mig_out_request_postcopy(e);
+        mig_out_request_postcopy(e, &err);
     } else if (!strcmp(a->execute, "migrate_cancel")) {
         mig_out_cancel(e);
     } else if (!strcmp(a->execute, "migrate-continue")) {

@@ -76,3 +76,16 @@ def test_pace_keeps_a_sim_migration_active_for_interaction(vms, target):
     expect_ok(src.qmp.cmd("migrate-set-parameters", {"max-bandwidth": 1 << 30}))
     assert wait_status(src.qmp, ("completed", "failed")) == "completed"
     assert wait_status(dst.qmp, ("completed", "failed")) == "completed"
+
+
+def test_scenario_postcopy_refused_and_reported(vms, target):
+    """A scenario's migrate-start-postcopy is refused like the QMP command (postcopy is not
+    built): the refusal is in the report, and the migration goes on in precopy."""
+    path = vms.path("scenario.json")
+    with open(path, "w") as f:
+        json.dump({"actions": [{"at": {"pass": 2}, "execute": "migrate-start-postcopy"}]}, f)
+    r = run(target, "--scenario", path)
+    assert r["scenario-errors"] == [
+        "migrate-start-postcopy: Postcopy is not supported by this migbench build yet; the "
+        "migration continues in precopy"], r.get("scenario-errors")
+    assert r["status"] == "completed"
