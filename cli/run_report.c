@@ -50,6 +50,7 @@ json_object *run_report_build(json_object *settings, json_object *src, json_obje
     copy(r, qm, "xbzrle-cache", "xbzrle-cache");
     copy(r, qm, "compression", "compression");
     copy(r, src, "passes", "passes");
+    copy(r, src, "timeline", "timeline");
     copy(r, src, "scenario-errors", "scenario-errors");
     copy(r, src, "guest-info", "guest-info");
     json_object *d = json_object_new_object();

@@ -57,6 +57,18 @@ typedef struct {
     int throttle_pct;
 } MigPassRecord;
 
+/* One point of the source's timeline, taken at the end of each >= 100 ms rate-limit
+ * window of guest time (QEMU's bandwidth window), for reports and plots. */
+typedef struct {
+    int64_t time_ms;      /* since migrate */
+    uint64_t transferred; /* ram.transferred */
+    uint64_t remaining;   /* ram.remaining */
+    double mbps;          /* bandwidth over the window */
+    uint64_t dirty_rate;  /* bytes/s: dirty-pages-rate x page size */
+    int throttle_pct;     /* cpu-throttle-percentage */
+    uint64_t pass;        /* the pass in progress (dirty-sync-count) */
+} MigSample;
+
 /* The outgoing (source) side of the vm: what outlives one migration thread and what
  * query-migrate, cancel and the command handlers share with it.
  *
@@ -71,7 +83,7 @@ typedef struct {
  *   everything else    written by the functions of mig_outgoing.h named after it. */
 typedef struct MigOutgoing {
     _Atomic int state;
-    GMutex lock;        /* error, file/multifd pointers, published stats, passes */
+    GMutex lock;        /* error, file/multifd pointers, published stats, passes, samples */
     GCond wake;         /* wakes cancellable waits (rate limiter, pacing) */
     GError *error;      /* QEMU's s->error: shown as error-desc when failed */
     MigFile *file;      /* to_dst_file while the thread runs */
@@ -87,6 +99,7 @@ typedef struct MigOutgoing {
     MigCounters live;
     struct MigMultifdSend *multifd; /* cancel shuts its channels down */
     GArray *passes;                 /* MigPassRecord */
+    GArray *samples;                /* MigSample (the timeline) */
 } MigOutgoing;
 
 typedef struct MigIncoming {

@@ -14,6 +14,7 @@ void mig_out_init(MigEngine *e)
     g_cond_init(&e->out.wake);
     mig_sem_init(&e->out.pause_sem);
     e->out.passes = g_array_new(FALSE, TRUE, sizeof(MigPassRecord));
+    e->out.samples = g_array_new(FALSE, TRUE, sizeof(MigSample));
     atomic_init(&e->out.state, MIG_NONE);
 }
 
@@ -26,6 +27,8 @@ void mig_out_clear(MigEngine *e)
     mig_sem_clear(&e->out.pause_sem);
     g_array_free(e->out.passes, TRUE);
     e->out.passes = NULL;
+    g_array_free(e->out.samples, TRUE);
+    e->out.samples = NULL;
     g_cond_clear(&e->out.wake);
     g_mutex_clear(&e->out.lock);
 }
@@ -56,6 +59,7 @@ void mig_out_begin(MigEngine *e)
     e->out.pub.total = mb_guest_ram_size(e->guest);
     atomic_store(&e->out.start_postcopy, false);
     g_array_set_size(e->out.passes, 0);
+    g_array_set_size(e->out.samples, 0);
     g_mutex_unlock(&e->out.lock);
 
     mig_set_state(e, &e->out.state, MIG_NONE, MIG_SETUP);
@@ -248,6 +252,27 @@ void mig_out_add_pass(MigEngine *e, const MigPassRecord *rec)
     g_mutex_lock(&e->out.lock);
     g_array_append_val(e->out.passes, *rec);
     g_mutex_unlock(&e->out.lock);
+}
+
+/* A day of 100 ms windows: beyond that the timeline stops growing (reports stay bounded
+ * for migrations left running for days). */
+#define MAX_SAMPLES (24 * 3600 * 10)
+
+void mig_out_add_sample(MigEngine *e, const MigSample *smp)
+{
+    g_mutex_lock(&e->out.lock);
+    if (e->out.samples->len < MAX_SAMPLES)
+        g_array_append_val(e->out.samples, *smp);
+    g_mutex_unlock(&e->out.lock);
+}
+
+GArray *mig_out_samples(MigEngine *e)
+{
+    g_mutex_lock(&e->out.lock);
+    GArray *a = g_array_sized_new(FALSE, FALSE, sizeof(MigSample), e->out.samples->len);
+    g_array_append_vals(a, e->out.samples->data, e->out.samples->len);
+    g_mutex_unlock(&e->out.lock);
+    return a;
 }
 
 void mig_out_snapshot(MigEngine *e, QmpRequest *req, MigOutSnapshot *snap)

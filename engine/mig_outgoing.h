@@ -95,6 +95,8 @@ void mig_out_publish_complete(MigEngine *e, int64_t end_ms, int64_t downtime_sta
                               uint64_t bytes);
 /* Records one pass for reports. */
 void mig_out_add_pass(MigEngine *e, const MigPassRecord *rec);
+/* Records one timeline point (bounded: later points are dropped after a day's worth). */
+void mig_out_add_sample(MigEngine *e, const MigSample *smp);
 
 /* ---- readers ---- */
 typedef struct {
@@ -108,6 +110,8 @@ typedef struct {
 void mig_out_snapshot(MigEngine *e, QmpRequest *req, MigOutSnapshot *snap);
 /* A copy of the recorded passes (GArray of MigPassRecord, caller frees). */
 GArray *mig_out_passes(MigEngine *e);
+/* A copy of the timeline (GArray of MigSample, caller frees). */
+GArray *mig_out_samples(MigEngine *e);
 /* Wall-clock ms from `migrate` to the end of the migration thread, or -1 before the end. */
 double mig_out_wall_ms(MigEngine *e);
 

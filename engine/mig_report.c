@@ -5,6 +5,7 @@
 #include "mig_outgoing.h"
 #include "mig_query.h"
 
+#include <math.h>
 #include <stdio.h>
 
 json_object *mig_report_passes_json(MigEngine *e)
@@ -25,6 +26,28 @@ json_object *mig_report_passes_json(MigEngine *e)
         json_object_array_add(a, o);
     }
     g_array_free(passes, TRUE);
+    return a;
+}
+
+json_object *mig_report_timeline_json(MigEngine *e)
+{
+    json_object *a = json_object_new_array();
+    GArray *samples = mig_out_samples(e);
+
+    for (guint i = 0; i < samples->len; i++) {
+        const MigSample *t = &g_array_index(samples, MigSample, i);
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "t-ms", json_object_new_int64(t->time_ms));
+        json_object_object_add(o, "remaining", json_object_new_uint64(t->remaining));
+        json_object_object_add(o, "transferred", json_object_new_uint64(t->transferred));
+        /* rounded to the kbit/s, so reports read back equal and diff cleanly */
+        json_object_object_add(o, "mbps", json_object_new_double(round(t->mbps * 1000) / 1000));
+        json_object_object_add(o, "dirty-rate", json_object_new_uint64(t->dirty_rate));
+        json_object_object_add(o, "throttle", json_object_new_int(t->throttle_pct));
+        json_object_object_add(o, "pass", json_object_new_uint64(t->pass));
+        json_object_array_add(a, o);
+    }
+    g_array_free(samples, TRUE);
     return a;
 }
 
@@ -55,6 +78,7 @@ void mig_report_source_end(MigEngine *e)
         json_object_object_add(o, "guest-info", info);
     json_object_object_add(o, "query-migrate", mig_query_migrate(e, NULL));
     json_object_object_add(o, "passes", mig_report_passes_json(e));
+    json_object_object_add(o, "timeline", mig_report_timeline_json(e));
     /* Scenario actions that failed (e.g. refused): only when there are some, so reports of
      * runs without any stay as they were. */
     json_object *serr = e->scenario ? mig_scenario_errors(e->scenario) : NULL;

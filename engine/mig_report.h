@@ -22,5 +22,8 @@ void mig_report_dest_end(MigEngine *e, bool ok, const char *error, int64_t load_
                          json_object *announce);
 /* The recorded passes as a JSON array. */
 json_object *mig_report_passes_json(MigEngine *e);
+/* The timeline as a JSON array of {t-ms, remaining, transferred, mbps, dirty-rate,
+ * throttle, pass}, one point per >= 100 ms window of guest time (docs/run.md). */
+json_object *mig_report_timeline_json(MigEngine *e);
 
 #endif

@@ -44,7 +44,8 @@ typedef struct MigSource {
     int64_t downtime_start;
     int64_t pace_v0, pace_w0;
     bool vm_was_running;
-    uint64_t pass; /* the pass being announced (announce_pass) */
+    uint64_t pass;    /* the pass being announced (announce_pass) */
+    int throttle_pct; /* the throttle last applied (timeline) */
 } MigSource;
 
 /* ---- time ---- */
@@ -135,12 +136,21 @@ static void update_counters(MigSource *s, int64_t now)
     int64_t expected = -1;
     if (live->dirty_pages_rate && transferred > 10000)
         expected = (int64_t)((double)live->remaining / bandwidth);
+    double mbps = ((double)transferred * 8.0 / ((double)spent / 1000.0)) / 1000.0 / 1000.0;
     mig_out_publish_window(
-        e, ((double)transferred * 8.0 / ((double)spent / 1000.0)) / 1000.0 / 1000.0,
-        (double)(pages - s->iteration_initial_pages) / ((double)spent / 1000.0), expected);
+        e, mbps, (double)(pages - s->iteration_initial_pages) / ((double)spent / 1000.0), expected);
     mig_file_reset_rate_limit(s->f);
     update_iteration_initial_status(s);
     publish(s);
+    /* The timeline point of this window, from what was just published. */
+    MigSample smp = { .time_ms = now - mig_out_start_time(e),
+                      .transferred = live->transferred,
+                      .remaining = live->remaining,
+                      .mbps = mbps,
+                      .dirty_rate = live->dirty_pages_rate * MB_TARGET_PAGE_SIZE,
+                      .throttle_pct = s->throttle_pct,
+                      .pass = live->dirty_sync_count };
+    mig_out_add_sample(e, &smp);
 }
 
 /* QEMU's migration_rate_limit: between target pages and between iterate rounds. */
@@ -220,6 +230,7 @@ static void ram_throttle(void *opaque, int pct)
     MigSource *s = opaque;
 
     mig_out_publish_throttle(s->e, pct);
+    s->throttle_pct = pct;
     s->e->guest->ops->set_throttle(s->e->guest, pct);
 }
 
