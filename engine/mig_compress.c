@@ -3,7 +3,7 @@
 #include "mb_error.h"
 #include "mb_tsan.h"
 #include "mb_util.h"
-#include "mig_stream.h"
+#include "mig_wire.h"
 
 #include <string.h>
 #include <zlib.h>
