@@ -52,6 +52,7 @@ struct QmpServer {
     GSource *after_src;         /* idle: runs ready after-reply callbacks */
     GQueue after_ready;         /* QmpAfterReply * */
     QmpServerLimits limits;
+    gint accept_stalls; /* times a monitor paused accepting for want of fds (atomic; tests) */
 
     /* Events (qmp_event.c); everything below ev_lock is protected by it. */
     GSource *event_src;
