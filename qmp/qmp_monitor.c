@@ -11,6 +11,7 @@
  * (QMP_ACCEPT_RETRY_MS), and the stall is logged once, with its end. */
 #include "qmp_int.h"
 
+#include "mb_error.h"
 #include "qmp_addr.h"
 
 #include <errno.h>
@@ -112,6 +113,25 @@ QmpMonitor *qmp_monitor_new(QmpServer *srv, const char *spec, GError **err)
     m->fd = -1;
     if (!qmp_addr_parse(spec, &m->addr, err))
         goto fail;
+    /* QEMU's options, with their meaning where it applies: a vm's monitor is always a
+     * server.  QEMU without "nowait" blocks before starting the guest until a client
+     * connects; migbench creates its monitors after the guest, so it says how to get the
+     * same effect rather than pretend to. */
+    if (m->addr.has_server && !m->addr.server) {
+        mb_error_set(err,
+                     "QMP address '%s': a vm's monitor is always a server ('server=off' is "
+                     "not supported)",
+                     spec);
+        goto fail;
+    }
+    if (m->addr.wait) {
+        mb_error_set(err,
+                     "QMP address '%s': waiting for a client before the guest starts is not "
+                     "supported; add 'nowait' (or 'wait=off'), and use -S/--paused then "
+                     "'cont' to hold the guest until a client is ready",
+                     spec);
+        goto fail;
+    }
     m->fd = qmp_addr_listen(&m->addr, &m->bound, err);
     if (m->fd < 0)
         goto fail;
