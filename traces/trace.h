@@ -64,8 +64,10 @@ typedef struct {
     uint8_t pct[TRACE_NCLASSES];
 } TraceMix;
 
-/* Parses "zero:40,text:30,random:10,sparse:20" (percent, summing to 100) or a single class
- * name ("text" = 100% text).  False with an error naming the bad part. */
+/* Parses "zero:40,text:30,random:10,sparse:20" (percent, summing to 100; parts joined by
+ * ',', '+' or '/', so that a mix fits inside a comma-separated guest spec as
+ * "zero:40+text:30+random:10+sparse:20") or a single class name ("text" = 100% text).
+ * False with an error naming the bad part (or the sum). */
 bool trace_mix_parse(const char *s, TraceMix *mix, GError **err);
 /* Formats as "zero:40,random:10,text:30,sparse:20" into buf; returns buf. */
 char *trace_mix_format(const TraceMix *mix, char *buf, size_t len);

@@ -341,6 +341,24 @@ static void test_mix(void)
     g_assert_false(trace_mix_parse("zero:40,blue:60", &m, &err));
     g_assert_nonnull(strstr(err->message, "blue"));
     g_clear_error(&err);
+    /* '+' and '/' join parts too (a mix inside a comma-separated guest spec). */
+    g_assert_true(trace_mix_parse("zero:90+sparse:10", &m, &err));
+    g_assert_cmpuint(m.pct[0], ==, 90);
+    g_assert_cmpuint(m.pct[3], ==, 10);
+    g_assert_true(trace_mix_parse("random:50/text:50", &m, &err));
+    g_assert_cmpuint(m.pct[1], ==, 50);
+    g_assert_cmpuint(m.pct[2], ==, 50);
+    /* Errors name the bad token: an unknown class, a part without a percentage, a class
+     * given twice; a wrong sum names the sum. */
+    const char *bad[] = { "zero:90+blue:10",   "zero:90+sparse",  "zero:50+zero:50",
+                          "zero:90+sparse:20", "zero:x+text:100", "" };
+    const char *want[] = { "'blue:10'", "'sparse'", "'zero:50'", "110", "'zero:x'", "''" };
+    for (unsigned i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_assert_false(trace_mix_parse(bad[i], &m, &err));
+        if (!strstr(err->message, want[i]))
+            g_error("mix '%s': error '%s' lacks %s", bad[i], err->message, want[i]);
+        g_clear_error(&err);
+    }
     /* Picks follow the weights. */
     unsigned counts[5] = { 0 };
     g_assert_true(trace_mix_parse("zero:10,random:20,text:30,sparse:40", &m, NULL));
