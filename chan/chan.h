@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 typedef enum {
@@ -81,6 +82,15 @@ ChanListener *chan_listen(const ChanUri *u, int backlog, GError **err);
 /* Waits for the next connection.  Returns NULL with err when the listener was closed
  * (chan_listener_close from another thread) or accept failed. */
 Chan *chan_listener_accept(ChanListener *l, GError **err);
+/* Like chan_listener_accept, but gives up at `deadline_ns` (CLOCK_MONOTONIC, as
+ * mb_monotonic_ns; <= 0 waits forever): NULL with *timed_out set and no error. */
+Chan *chan_listener_accept_until(ChanListener *l, int64_t deadline_ns, bool *timed_out,
+                                 GError **err);
+/* Stops listening for good: closes the listening sockets, so connections still queued in
+ * the backlog are reset and later ones refused (QEMU's qio_net_listener_disconnect once an
+ * incoming migration has all its channels).  Only from the thread that accepts; the
+ * addresses stay readable. */
+void chan_listener_stop(ChanListener *l);
 /* The addresses actually bound, as a JSON array of QAPI SocketAddress objects
  * ({"type": "inet", "host": ..., "port": ...} / {"type": "unix", "path": ...}). */
 json_object *chan_listener_addresses(ChanListener *l);

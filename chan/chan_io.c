@@ -60,8 +60,12 @@ static bool wait_ready(Chan *c, short events)
     }
 }
 
+/* The noun of QEMU's QIOChannel error texts: QIOChannelSocket says "socket",
+ * QIOChannelCommand (exec:) "command", QIOChannelFile (fd: on a pipe or file) "file". */
 static const char *io_kind(Chan *c)
 {
+    if (c->child)
+        return "command";
     return c->is_socket ? "socket" : "file";
 }
 

@@ -2,6 +2,7 @@
  * socket-address reporting of query-migrate (util/qemu-sockets.c semantics). */
 #include "chan_internal.h"
 #include "mb_error.h"
+#include "mb_util.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -233,17 +234,35 @@ ChanListener *chan_listen(const ChanUri *u, int backlog, GError **err)
 
 Chan *chan_listener_accept(ChanListener *l, GError **err)
 {
+    bool timed_out;
+
+    return chan_listener_accept_until(l, 0, &timed_out, err);
+}
+
+Chan *chan_listener_accept_until(ChanListener *l, int64_t deadline_ns, bool *timed_out,
+                                 GError **err)
+{
     struct pollfd p[CHAN_MAX_LISTEN + 1];
 
+    *timed_out = false;
     for (;;) {
         if (atomic_load(&l->closed)) {
             mb_error_set(err, "Listener closed");
             return NULL;
         }
+        int timeout_ms = -1;
+        if (deadline_ns > 0) {
+            int64_t left = deadline_ns - mb_monotonic_ns();
+            if (left <= 0) {
+                *timed_out = true;
+                return NULL;
+            }
+            timeout_ms = (int)((left + 999999) / 1000000);
+        }
         for (int i = 0; i < l->nfds; i++)
             p[i] = (struct pollfd){ .fd = l->fds[i], .events = POLLIN };
         p[l->nfds] = (struct pollfd){ .fd = l->wake_fd, .events = POLLIN };
-        if (poll(p, (nfds_t)l->nfds + 1, -1) < 0) {
+        if (poll(p, (nfds_t)l->nfds + 1, timeout_ms) < 0) {
             if (errno == EINTR)
                 continue;
             mb_error_set(err, "poll failed: %s", g_strerror(errno));
@@ -283,6 +302,13 @@ void chan_listener_close(ChanListener *l)
     if (write(l->wake_fd, &one, sizeof(one)) < 0) {
         /* cannot fail meaningfully for an eventfd */
     }
+}
+
+void chan_listener_stop(ChanListener *l)
+{
+    for (int i = 0; i < l->nfds; i++)
+        close(l->fds[i]);
+    l->nfds = 0;
 }
 
 void chan_listener_free(ChanListener *l)

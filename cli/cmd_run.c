@@ -211,6 +211,21 @@ static gchar *build_scenario(const RunOptions *o, const char *dir, GError **err)
 
 /* ---- the two vm processes ---- */
 
+/* The destination's guest spec: a sim destination applies XBZRLE deltas and compressed
+ * pages in place, so with those capabilities it must hold its memory (store=mem) unless
+ * the user chose a store; too large a guest then fails at once, naming its size. */
+static gchar *guest_spec(const RunOptions *o, bool incoming)
+{
+    bool in_place = false;
+    for (guint i = 0; i < o->caps->len; i++) {
+        const char *c = g_ptr_array_index(o->caps, i);
+        in_place |= !strcmp(c, "xbzrle=on") || !strcmp(c, "compress=on");
+    }
+    if (incoming && in_place && g_str_has_prefix(o->guest, "sim:") && !strstr(o->guest, "store="))
+        return g_strdup_printf("%s,store=mem", o->guest);
+    return g_strdup(o->guest);
+}
+
 static bool vm_start(RunVm *vm, const RunOptions *o, const char *dir, const char *name,
                      bool incoming, const char *scenario, GError **err)
 {
@@ -221,9 +236,10 @@ static bool vm_start(RunVm *vm, const RunOptions *o, const char *dir, const char
     vm->report_path = g_strdup_printf("%s/%s.report.json", dir, name);
     vm->log_path = g_strdup_printf("%s/%s.log", dir, name);
     gchar *qmp = g_strdup_printf("unix:%s", vm->qmp_path);
+    gchar *guest = guest_spec(o, incoming);
     GPtrArray *argv = g_ptr_array_new();
-    const char *fixed[] = { self,     "vm",       "--qmp",   qmp,        "--guest",
-                            o->guest, "--schema", o->schema, "--report", vm->report_path };
+    const char *fixed[] = { self,  "vm",       "--qmp",   qmp,        "--guest",
+                            guest, "--schema", o->schema, "--report", vm->report_path };
     for (size_t i = 0; i < G_N_ELEMENTS(fixed); i++)
         g_ptr_array_add(argv, (char *)fixed[i]);
     if (incoming) {
@@ -255,6 +271,7 @@ static bool vm_start(RunVm *vm, const RunOptions *o, const char *dir, const char
     g_object_unref(l);
     g_ptr_array_free(argv, TRUE);
     g_free(qmp);
+    g_free(guest);
     g_free(self);
     if (!vm->proc)
         return false;
@@ -553,6 +570,13 @@ static json_object *run_migration(const RunOptions *o, const char *dir, GError *
         dst_final = wait_final(&dst, &progress, NULL, mb_monotonic_ns() + 120LL * 1000000000, err);
         if (!dst_final)
             goto out;
+    } else {
+        /* A source that failed often only saw the effect ("Broken pipe") of the
+         * destination's failure: wait a little for the destination's own word. */
+        GError *dst_err = NULL;
+        dst_final =
+            wait_final(&dst, &progress, NULL, mb_monotonic_ns() + 10LL * 1000000000, &dst_err);
+        g_clear_error(&dst_err);
     }
     int64_t rd = mb_monotonic_ns() + 10LL * 1000000000;
     json_object *srep = read_report(src.report_path, rd);
@@ -567,6 +591,12 @@ static json_object *run_migration(const RunOptions *o, const char *dir, GError *
     if (drep && json_object_object_get(drep, "load-wall-ms"))
         json_object_object_add(wall, "destination-load-ms",
                                json_object_get(json_object_object_get(drep, "load-wall-ms")));
+    if (srep && json_object_object_get(srep, "peak-rss-bytes"))
+        json_object_object_add(wall, "source-peak-rss-bytes",
+                               json_object_get(json_object_object_get(srep, "peak-rss-bytes")));
+    if (drep && json_object_object_get(drep, "peak-rss-bytes"))
+        json_object_object_add(wall, "destination-peak-rss-bytes",
+                               json_object_get(json_object_object_get(drep, "peak-rss-bytes")));
     json_object_object_add(report, "wall", wall);
     json_object_put(srep);
     json_object_put(drep);

@@ -157,6 +157,12 @@ void run_report_print(FILE *out, json_object *report)
     if (w)
         fprintf(out, "  wall clock      %s\n",
                 mb_fmt_duration(a, sizeof(a), num(w, "elapsed-ms") * 1000000));
+    if (w && get(w, "source-peak-rss-bytes") && get(w, "destination-peak-rss-bytes")) {
+        char rss_d[32];
+        fprintf(out, "  peak RSS        source %s, destination %s\n",
+                mb_fmt_bytes(a, sizeof(a), (double)num(w, "source-peak-rss-bytes")),
+                mb_fmt_bytes(rss_d, sizeof(rss_d), (double)num(w, "destination-peak-rss-bytes")));
+    }
 }
 
 /* ---- golden comparison ---- */

@@ -19,6 +19,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#include "mb_util.h"
 
 #define MB_TARGET_PAGE_BITS 12
 #define MB_TARGET_PAGE_SIZE (1u << MB_TARGET_PAGE_BITS)
@@ -62,9 +65,15 @@ typedef struct MbGuestOps {
      * thread: either into guest memory (KVM, incoming sim) or into `scratch`
      * (MB_TARGET_PAGE_SIZE bytes) where sim generates the contents. */
     const uint8_t *(*page_read)(MbGuest *g, unsigned block, uint64_t page, uint8_t *scratch);
-    /* Writable host memory of one target page of an incoming guest (destination), where
-     * the engine places received pages; NULL for guests that cannot receive. */
+    /* Writable host memory of one target page of an incoming guest (destination), for
+     * what must work on a page in place (XBZRLE deltas, compression threads); NULL for
+     * guests that cannot receive or hold no memory (a sim destination in store=model). */
     uint8_t *(*page_host)(MbGuest *g, unsigned block, uint64_t page);
+    /* Takes one received page of an incoming guest: MB_TARGET_PAGE_SIZE bytes, or NULL
+     * for an all-zero page.  Called from the incoming thread and from multifd receive
+     * threads at once, for distinct pages.  False when the guest cannot take it.  Optional:
+     * without it the engine copies into page_host (mb_guest_page_store). */
+    bool (*page_store)(MbGuest *g, unsigned block, uint64_t page, const uint8_t *data);
 
     /* ---- vCPU and device state ---- */
     /* A blob with everything but RAM (registers, sim cursor, ...), versioned by the
@@ -115,6 +124,24 @@ static inline uint64_t mb_guest_ram_size(const MbGuest *g)
 static inline uint64_t mb_guest_block_pages(const MbGuest *g, unsigned b)
 {
     return g->blocks[b].size / MB_TARGET_PAGE_SIZE;
+}
+/* Places a received page (data NULL: an all-zero page) through page_store, or into
+ * page_host memory.  A zero page over memory that is already zero is not written, so a
+ * never-touched page stays unallocated (reading it may still allocate on some kernels:
+ * guests that can, implement page_store and track what they received). */
+static inline bool mb_guest_page_store(MbGuest *g, unsigned block, uint64_t page,
+                                       const uint8_t *data)
+{
+    if (g->ops->page_store)
+        return g->ops->page_store(g, block, page, data);
+    uint8_t *host = g->ops->page_host ? g->ops->page_host(g, block, page) : NULL;
+    if (!host)
+        return false;
+    if (data)
+        memcpy(host, data, MB_TARGET_PAGE_SIZE);
+    else if (!mb_buffer_is_zero(host, MB_TARGET_PAGE_SIZE))
+        memset(host, 0, MB_TARGET_PAGE_SIZE);
+    return true;
 }
 static inline void mb_guest_free(MbGuest *g)
 {

@@ -56,6 +56,11 @@ const char *mig_caps_name(const MigCaps *c, MigCap cap);
 /* query-migrate-capabilities: [{"capability", "state"}] for every value in schema order. */
 json_object *mig_caps_query(const MigCaps *c);
 
+/* Whether this build runs postcopy (QEMU: userfaultfd on the host).  Not yet: an incoming
+ * vm then refuses postcopy-ram as a QEMU on a host without userfaultfd does ("Postcopy is
+ * not supported"), and migrate-start-postcopy refuses instead of staying in precopy. */
+#define MIG_POSTCOPY_BUILT false
+
 typedef struct {
     bool v5;            /* 4.2+/5.0 rules (postcopy + compress allowed) */
     bool inmigrate;     /* runstate is inmigrate (an incoming vm) */

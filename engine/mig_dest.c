@@ -67,10 +67,10 @@ static void fail_incoming(MigEngine *e, GError *err)
         exit(1);
 }
 
-static uint8_t *multifd_host(void *opaque, unsigned block, uint64_t page)
+static bool multifd_store(void *opaque, unsigned block, uint64_t page, const uint8_t *data)
 {
     MigEngine *e = opaque;
-    return e->guest->ops->page_host(e->guest, block, page);
+    return mb_guest_page_store(e->guest, block, page, data);
 }
 
 /* A multifd channel failed: the main stream loader must stop too. */
@@ -83,29 +83,66 @@ static void multifd_failed(void *opaque)
     g_mutex_unlock(&e->in.lock);
 }
 
+/* How long the destination waits for the multifd channels once the main channel is in.
+ * QEMU waits forever, so a source with fewer channels (or multifd off) hangs both sides in
+ * 'active'; a source connects its channels right after the main one, so seconds are
+ * plenty even on a loaded machine.  (Wall clock: it only decides a failure, never a sim
+ * figure.) */
+#define MULTIFD_CHANNEL_WAIT_NS (5 * (int64_t)1000000000)
+
 /* With multifd, the load starts only once every channel has connected (QEMU's
- * migration_has_all_channels). */
+ * migration_has_all_channels); then the listener stops, as QEMU's does, so a source
+ * with more channels than this side sees its extra ones reset or refused and fails. */
 static bool accept_multifd(MigEngine *e, GError **err)
 {
     MigMultifdConfig cfg;
 
-    if (!mig_cap(e, MIG_CAP_MULTIFD))
+    if (!mig_cap(e, MIG_CAP_MULTIFD)) {
+        if (e->in.listener)
+            chan_listener_stop(e->in.listener);
         return true;
+    }
     if (!e->in.listener) {
         mb_error_set(err, "multifd needs a tcp or unix migration URI");
         return false;
     }
     mig_multifd_config(e, &cfg);
-    MigMultifdRecv *m = mig_multifd_recv_new(&cfg, multifd_host, multifd_failed, e);
+    MigMultifdRecv *m = mig_multifd_recv_new(&cfg, multifd_store, multifd_failed, e);
     g_mutex_lock(&e->in.lock);
     e->in.multifd = m;
     g_mutex_unlock(&e->in.lock);
-    while (!mig_multifd_recv_ready(m)) {
-        Chan *c = chan_listener_accept(e->in.listener, err);
+    int64_t deadline = mb_monotonic_ns() + MULTIFD_CHANNEL_WAIT_NS;
+    for (unsigned got = 0; !mig_multifd_recv_ready(m); got++) {
+        bool timed_out;
+        Chan *c = chan_listener_accept_until(e->in.listener, deadline, &timed_out, err);
+        if (timed_out)
+            mb_error_set(err,
+                         "multifd: %u of %u channels connected within %d seconds; does the "
+                         "source have multifd on with multifd-channels %u?",
+                         got, cfg.channels, (int)(MULTIFD_CHANNEL_WAIT_NS / 1000000000),
+                         cfg.channels);
         if (!c || !mig_multifd_recv_add_channel(m, c, err))
             return false;
     }
+    chan_listener_stop(e->in.listener);
     return true;
+}
+
+/* The incoming half of "TLS is not built yet": with tls-creds set, QEMU's
+ * migration_channel_process_incoming reports that no such credentials object exists,
+ * drops the plain connection and keeps listening; the incoming state does not change.
+ * True when `c` was refused (and closed). */
+static bool refuse_plain_channel(MigEngine *e, Chan *c)
+{
+    char *creds = mig_params_str(&e->params, MP_TLS_CREDS);
+    bool tls = creds && *creds;
+
+    if (tls) {
+        g_printerr("migbench: No TLS credentials with id '%s'\n", creds);
+        chan_close(c);
+    }
+    g_free(creds);
+    return tls;
 }
 
 static gpointer incoming_thread(gpointer opaque)
@@ -118,12 +155,18 @@ static gpointer incoming_thread(gpointer opaque)
     Chan *c = e->in.pending_chan;
     e->in.pending_chan = NULL;
     g_mutex_unlock(&e->in.lock);
-    if (!c)
-        c = chan_listener_accept(e->in.listener, &err);
-    if (!c) {
-        /* The listener was closed (vm shutting down): not a migration failure. */
-        g_clear_error(&err);
-        return NULL;
+    for (;;) {
+        if (!c && e->in.listener)
+            c = chan_listener_accept(e->in.listener, &err);
+        if (!c) {
+            /* The listener was closed (vm shutting down), or the one exec/fd channel was
+             * refused: not a migration failure. */
+            g_clear_error(&err);
+            return NULL;
+        }
+        if (!refuse_plain_channel(e, c))
+            break;
+        c = NULL;
     }
     int64_t t0 = mb_monotonic_ns();
     MigFile *f = mig_file_new(c, false);

@@ -113,6 +113,7 @@ MigEngine *mig_engine_new(QmpServer *qmp, const Schema *schema, MbGuest *guest,
         e->block_names[b] = guest->blocks[b].name;
         e->block_sizes[b] = guest->blocks[b].size;
     }
+    g_mutex_init(&e->state_lock);
     g_mutex_init(&e->rs_lock);
     g_mutex_init(&e->out.lock);
     g_cond_init(&e->out.wake);
@@ -161,6 +162,7 @@ void mig_engine_free(MigEngine *e)
     g_mutex_clear(&e->out.lock);
     g_mutex_clear(&e->in.lock);
     g_mutex_clear(&e->rs_lock);
+    g_mutex_clear(&e->state_lock);
     mig_params_clear(&e->params);
     mig_caps_clear(&e->caps);
     mig_scenario_free(e->scenario);

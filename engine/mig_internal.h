@@ -115,6 +115,12 @@ struct MigEngine {
     MigCaps caps;
     MigParams params;
 
+    /* Orders each state transition with its MIGRATION event: the compare-and-swap and the
+     * emission happen under it, so two threads racing on one state machine (the migration
+     * thread's setup -> active against a cancel's -> cancelling) cannot emit their events
+     * in the opposite order of the swaps.  A leaf lock: nothing else is taken under it but
+     * the QMP server's event queue. */
+    GMutex state_lock;
     GMutex rs_lock;
     RunState runstate;
     bool autostart;

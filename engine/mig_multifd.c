@@ -408,7 +408,7 @@ typedef struct {
 
 struct MigMultifdRecv {
     MigMultifdConfig cfg;
-    MigMultifdHostFn host;
+    MigMultifdStoreFn store;
     void (*on_error)(void *opaque);
     void *opaque;
     MfRecv *ch;
@@ -422,12 +422,12 @@ struct MigMultifdRecv {
     GError *error;
 };
 
-MigMultifdRecv *mig_multifd_recv_new(const MigMultifdConfig *cfg, MigMultifdHostFn host,
+MigMultifdRecv *mig_multifd_recv_new(const MigMultifdConfig *cfg, MigMultifdStoreFn store,
                                      void (*on_error)(void *opaque), void *opaque)
 {
     MigMultifdRecv *m = g_new0(MigMultifdRecv, 1);
     m->cfg = *cfg;
-    m->host = host;
+    m->store = store;
     m->on_error = on_error;
     m->opaque = opaque;
     g_mutex_init(&m->lock);
@@ -592,16 +592,14 @@ static bool recv_packet(MfRecv *ch, bool *sync, bool *eof, GError **err)
     for (uint32_t i = 0; i < used; i++) {
         uint64_t off = mb_ld_be64(p + pos + 8 * i);
         uint64_t max = c->block_sizes[block];
-        uint8_t *host = off < max && !(off & (PAGE - 1))
-                            ? ch->m->host(ch->m->opaque, (unsigned)block, off / PAGE)
-                            : NULL;
-        if (!host) {
+        if (off >= max || (off & (PAGE - 1)) ||
+            !ch->m->store(ch->m->opaque, (unsigned)block, off / PAGE,
+                          ch->pages + (size_t)i * PAGE)) {
             mb_error_set(
                 err, "multifd: offset too long %" G_GUINT64_FORMAT " (max %" G_GINT64_MODIFIER "x)",
                 off, max);
             return false;
         }
-        memcpy(host, ch->pages + (size_t)i * PAGE, PAGE);
     }
     return true;
 }

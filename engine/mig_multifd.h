@@ -66,12 +66,13 @@ void mig_multifd_send_free(MigMultifdSend *m);
 /* ---- destination ---- */
 typedef struct MigMultifdRecv MigMultifdRecv;
 
-/* `host_page` returns the writable memory of (block, target page), or NULL. */
-typedef uint8_t *(*MigMultifdHostFn)(void *opaque, unsigned block, uint64_t page);
+/* Places one received page (block, target page within the block's size) into the guest;
+ * false when the guest cannot take it.  Runs on the channel threads, for distinct pages. */
+typedef bool (*MigMultifdStoreFn)(void *opaque, unsigned block, uint64_t page, const uint8_t *data);
 
 /* `on_error` (may be NULL) runs once, on the failing channel's thread, when a channel
  * fails; `opaque` goes to both callbacks. */
-MigMultifdRecv *mig_multifd_recv_new(const MigMultifdConfig *cfg, MigMultifdHostFn host,
+MigMultifdRecv *mig_multifd_recv_new(const MigMultifdConfig *cfg, MigMultifdStoreFn store,
                                      void (*on_error)(void *opaque), void *opaque);
 /* Takes a newly accepted channel: reads and checks its hello (QEMU's texts).  When the
  * last channel arrives the receive threads start. */

@@ -117,6 +117,15 @@ static bool load_mem_size(MigRamLoad *l, MigFile *f, uint64_t total, GError **er
     return true;
 }
 
+static bool store(MigRamLoad *l, int b, uint64_t page, const uint8_t *data, uint64_t addr,
+                  GError **err)
+{
+    if (mb_guest_page_store(l->g, (unsigned)b, page, data))
+        return true;
+    mb_error_set(err, "Illegal RAM offset %" G_GINT64_MODIFIER "x", addr);
+    return false;
+}
+
 bool mig_ram_load(MigRamLoad *l, MigFile *f, uint32_t version, GError **err)
 {
     if (version != MIG_RAM_VERSION) {
@@ -131,6 +140,7 @@ bool mig_ram_load(MigRamLoad *l, MigFile *f, uint32_t version, GError **err)
         uint64_t flags = addr & (MB_TARGET_PAGE_SIZE - 1);
         addr &= ~(uint64_t)(MB_TARGET_PAGE_SIZE - 1);
         int b = -1;
+        uint64_t page = addr >> MB_TARGET_PAGE_BITS;
         uint8_t *host = NULL;
 
         if (flags & (RAM_SAVE_FLAG_ZERO | RAM_SAVE_FLAG_PAGE | RAM_SAVE_FLAG_COMPRESS_PAGE |
@@ -142,9 +152,16 @@ bool mig_ram_load(MigRamLoad *l, MigFile *f, uint32_t version, GError **err)
                 mb_error_set(err, "Illegal RAM offset %" G_GINT64_MODIFIER "x", addr);
                 return false;
             }
-            host = l->g->ops->page_host(l->g, (unsigned)b, addr >> MB_TARGET_PAGE_BITS);
+        }
+        if (flags & (RAM_SAVE_FLAG_COMPRESS_PAGE | RAM_SAVE_FLAG_XBZRLE)) {
+            /* These work on the page in place: an XBZRLE delta needs the previous bytes,
+             * decompression threads write straight into guest memory. */
+            host = l->g->ops->page_host ? l->g->ops->page_host(l->g, (unsigned)b, page) : NULL;
             if (!host) {
-                mb_error_set(err, "Illegal RAM offset %" G_GINT64_MODIFIER "x", addr);
+                mb_error_set(err,
+                             "%s pages need a destination guest that holds its memory "
+                             "(a sim guest with store=mem)",
+                             (flags & RAM_SAVE_FLAG_XBZRLE) ? "XBZRLE" : "Compressed");
                 return false;
             }
         }
@@ -161,8 +178,12 @@ bool mig_ram_load(MigRamLoad *l, MigFile *f, uint32_t version, GError **err)
             uint8_t ch = mig_get_byte(f);
             if (mig_file_error(f))
                 return true;
-            if (ch != 0 || !mb_buffer_is_zero(host, MB_TARGET_PAGE_SIZE))
-                memset(host, ch, MB_TARGET_PAGE_SIZE);
+            /* The guest knows whether the page is already zero: reading it to find out
+             * would allocate never-touched memory on some kernels. */
+            if (ch != 0)
+                memset(l->page, ch, MB_TARGET_PAGE_SIZE);
+            if (!store(l, b, page, ch ? l->page : NULL, addr, err))
+                return false;
             break;
         }
         case RAM_SAVE_FLAG_PAGE: {
@@ -174,7 +195,8 @@ bool mig_ram_load(MigRamLoad *l, MigFile *f, uint32_t version, GError **err)
                     return true;
                 p = l->page;
             }
-            memcpy(host, p, MB_TARGET_PAGE_SIZE);
+            if (!store(l, b, page, p, addr, err))
+                return false;
             break;
         }
         case RAM_SAVE_FLAG_XBZRLE: {

@@ -1,5 +1,6 @@
 /* mig_report: per-pass history and the end-of-migration report file (see mig_report.h). */
 #include "mig_report.h"
+#include "mb_util.h"
 #include "mig_internal.h"
 
 #include <stdio.h>
@@ -71,6 +72,8 @@ void mig_report_source_end(MigEngine *e)
         json_object_object_add(
             o, "migration-wall-ms",
             json_object_new_double((double)(e->out.wall_end - e->out.wall_start) / 1e6));
+    /* Host figures, for benchmarks only (they differ from machine to machine). */
+    json_object_object_add(o, "peak-rss-bytes", json_object_new_uint64(mb_peak_rss()));
     write_report(e, o);
     json_object_put(o);
 }
@@ -87,6 +90,7 @@ void mig_report_dest_end(MigEngine *e, bool ok, const char *error, int64_t load_
     if (error)
         json_object_object_add(o, "error-desc", json_object_new_string(error));
     json_object_object_add(o, "load-wall-ms", json_object_new_int64(load_ms));
+    json_object_object_add(o, "peak-rss-bytes", json_object_new_uint64(mb_peak_rss()));
     if (announce)
         json_object_object_add(o, "announce", announce);
     json_object *info = e->guest->ops->info ? e->guest->ops->info(e->guest) : NULL;

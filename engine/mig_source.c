@@ -381,6 +381,18 @@ static bool connect_channel(MigSource *s, GError **err)
         c = chan_connect(&e->out.uri, err);
     if (!c)
         return false;
+    /* TLS is not built yet, so no credentials object can exist: fail as QEMU does when
+     * tls-creds names no object (migration_tls_get_creds), after the connection and before
+     * a byte of guest memory goes out.  Encryption asked for is never dropped silently. */
+    char *creds = mig_params_str(&e->params, MP_TLS_CREDS);
+    bool tls = creds && *creds;
+    if (tls)
+        mb_error_set(err, "No TLS credentials with id '%s'", creds);
+    g_free(creds);
+    if (tls) {
+        chan_close(c);
+        return false;
+    }
     if (e->guest->virtual_time && e->cfg.link_latency_ns)
         wait_until(s, mb_guest_now(e->guest) + 2 * e->cfg.link_latency_ns);
     s->f = mig_file_new(c, true);

@@ -85,9 +85,10 @@ bool mig_set_state(MigEngine *e, _Atomic int *state, MigStatus old, MigStatus ne
     int expected = (int)old;
 
     g_assert((unsigned)new_state < MIG__MAX);
-    if (!atomic_compare_exchange_strong(state, &expected, (int)new_state))
-        return false;
-    if (mig_cap(e, MIG_CAP_EVENTS))
+    g_mutex_lock(&e->state_lock);
+    bool swapped = atomic_compare_exchange_strong(state, &expected, (int)new_state);
+    if (swapped && mig_cap(e, MIG_CAP_EVENTS))
         mig_emit_status_event(e, new_state);
-    return true;
+    g_mutex_unlock(&e->state_lock);
+    return swapped;
 }

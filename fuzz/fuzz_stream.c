@@ -43,7 +43,7 @@ static void set_cap(MigEngine *e, const char *name, bool on)
     json_object_object_add(c, "capability", json_object_new_string(name));
     json_object_object_add(c, "state", json_object_new_boolean(on));
     json_object_array_add(list, c);
-    MigCapsCheckCtx ctx = { .v5 = true, .postcopy_host = true };
+    MigCapsCheckCtx ctx = { .v5 = true, .postcopy_host = MIG_POSTCOPY_BUILT };
     mig_caps_set(&e->caps, list, &ctx, NULL);
     json_object_put(list);
 }

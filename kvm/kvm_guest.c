@@ -196,6 +196,16 @@ MbGuest *kvm_guest_new(const char *spec, bool incoming, GError **err)
     KvmSpec s;
     if (!kvm_spec_parse(spec, &s, err))
         return NULL;
+    /* Fail now, naming the size, rather than be OOM-killed while the stream arrives (a
+     * destination) or while the guest first touches its RAM (a source). */
+    uint64_t avail = mb_host_mem_available();
+    if (avail && s.mem > avail) {
+        char need[32], have[32];
+        mb_fmt_bytes(need, sizeof(need), (double)s.mem);
+        mb_fmt_bytes(have, sizeof(have), (double)avail);
+        mb_error_set(err, "kvm: guest RAM %s does not fit: this host has %s available", need, have);
+        return NULL;
+    }
     KvmGuest *k = g_new0(KvmGuest, 1);
     k->base.ops = &kvm_ops;
     k->base.kind = "kvm";

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 pkgs=(meson ninja-build pkg-config gcc libc6-dev libglib2.0-dev libjson-c-dev zlib1g-dev
-      libzstd-dev python3 python3-pytest lcov clang-format)
+      libzstd-dev libxxhash-dev python3 python3-pytest lcov clang-format)
 if [[ "${1:-}" == "--ci" ]]; then
     pkgs+=(clang llvm libclang-rt-14-dev qemu-system-x86 qemu-utils iproute2 procps)
 fi

@@ -11,6 +11,7 @@
  * taking replay_lock. */
 #include "sim_internal.h"
 
+#include "mb_bitmap.h"
 #include "mb_error.h"
 #include "mb_util.h"
 
@@ -144,12 +145,55 @@ static const uint8_t *sim_page_read(MbGuest *gg, unsigned block, uint64_t page, 
     return scratch;
 }
 
+/* Marks a page of incoming memory as possibly non-zero.  Multifd channel threads store
+ * pages of one bitmap word at once, hence the atomic OR. */
+static void mark_written(SimBlock *b, uint64_t page)
+{
+    __atomic_fetch_or(&b->written[page >> 6], 1ULL << (page & 63), __ATOMIC_RELAXED);
+}
+
 static uint8_t *sim_page_host(MbGuest *gg, unsigned block, uint64_t page)
 {
     SimGuest *g = SG(gg);
     if (block >= g->rep.nblocks || page >= g->rep.blk[block].npages || !g->rep.mem_mode)
         return NULL;
+    /* The caller writes it (an XBZRLE delta, a compression thread). */
+    mark_written(&g->rep.blk[block], page);
     return g->rep.blk[block].mem + page * SIM_PAGE_SIZE;
+}
+
+/* Takes a received page without reading the target: a zero page over a page never written
+ * costs nothing (reading or writing never-touched anonymous memory allocates it, reading
+ * too on some kernels), and in store=model only the page's digest is kept.  No lock: the incoming
+ * and multifd threads store distinct pages, and the replay does not run while a guest is incoming.
+ */
+static bool sim_page_store(MbGuest *gg, unsigned block, uint64_t page, const uint8_t *data)
+{
+    SimGuest *g = SG(gg);
+    SimReplay *r = &g->rep;
+    if (block >= r->nblocks || page >= r->blk[block].npages)
+        return false;
+    SimBlock *b = &r->blk[block];
+    bool was = __atomic_load_n(&b->written[page >> 6], __ATOMIC_RELAXED) & (1ULL << (page & 63));
+    if (r->model_mode) {
+        /* Even writing a 0 digest would commit the digest array's page. */
+        uint32_t d = data ? sim_page_digest(data) : 0;
+        if (d || was)
+            b->digest[page] = d;
+        if (d)
+            mark_written(b, page);
+        return true;
+    }
+    if (!r->mem_mode)
+        return false;
+    uint8_t *mem = b->mem + page * SIM_PAGE_SIZE;
+    if (data) {
+        memcpy(mem, data, SIM_PAGE_SIZE);
+        mark_written(b, page);
+    } else if (was) {
+        memset(mem, 0, SIM_PAGE_SIZE);
+    }
+    return true;
 }
 
 static GBytes *sim_save_state(MbGuest *gg)
@@ -179,7 +223,7 @@ static bool sim_verify(MbGuest *gg, GError **err)
         ok = false;
         goto out;
     }
-    if (!r->mem_mode) {
+    if (!r->mem_mode && !r->model_mode) {
         /* Nothing received to check: a source guest, or one already verified. */
         ok = true;
         goto out;
@@ -187,15 +231,27 @@ static bool sim_verify(MbGuest *gg, GError **err)
     for (unsigned b = 0; b < r->nblocks; b++) {
         const SimBlock *blk = &r->blk[b];
         for (uint64_t p = 0; p < blk->npages; p++) {
-            const uint8_t *mem = blk->mem + p * SIM_PAGE_SIZE;
             uint32_t version;
             int cls = sim_replay_page_class(r, b, p, &version);
             bool same;
-            if (cls == TRACE_CLASS_ZERO) {
-                same = mb_buffer_is_zero(mem, SIM_PAGE_SIZE);
+            if (r->model_mode) {
+                uint32_t want = 0;
+                if (cls != TRACE_CLASS_ZERO) {
+                    sim_content_page(r->content, b, p, version, cls, expect);
+                    want = sim_page_digest(expect);
+                }
+                same = (mb_bit_test(blk->written, p) ? blk->digest[p] : 0) == want;
             } else {
-                sim_content_page(r->content, b, p, version, cls, expect);
-                same = memcmp(mem, expect, SIM_PAGE_SIZE) == 0;
+                /* A page never written is zero without reading (and allocating) it. */
+                bool written = mb_bit_test(blk->written, p);
+                const uint8_t *mem = blk->mem + p * SIM_PAGE_SIZE;
+                if (cls == TRACE_CLASS_ZERO) {
+                    same = !written || mb_buffer_is_zero(mem, SIM_PAGE_SIZE);
+                } else {
+                    sim_content_page(r->content, b, p, version, cls, expect);
+                    same = written ? memcmp(mem, expect, SIM_PAGE_SIZE) == 0
+                                   : mb_buffer_is_zero(expect, SIM_PAGE_SIZE);
+                }
             }
             checked++;
             if (!same && bad++ == 0) {
@@ -291,6 +347,7 @@ static const MbGuestOps sim_ops = {
     .dirty_log_sync = sim_log_sync,
     .page_read = sim_page_read,
     .page_host = sim_page_host,
+    .page_store = sim_page_store,
     .save_state = sim_save_state,
     .load_state = sim_load_state,
     .verify = sim_verify,

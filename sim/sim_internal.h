@@ -21,6 +21,14 @@
 #define SIM_META_CLASS_MASK 15u
 #define SIM_META_VERSION(m) ((m) >> 4)
 
+/* How an incoming guest keeps what it receives (docs/sim.md).  mem: the pages themselves,
+ * as a real destination does (needed to apply XBZRLE deltas and compressed pages in
+ * place).  model: a 32-bit digest per page, checked against the content model at verify
+ * time, so a 1 TiB destination needs ~4 bytes per page instead of the pages.  auto: mem
+ * up to SIM_STORE_AUTO_MEM_MAX bytes of RAM, model above. */
+typedef enum { SIM_STORE_AUTO, SIM_STORE_MEM, SIM_STORE_MODEL } SimStore;
+#define SIM_STORE_AUTO_MEM_MAX ((uint64_t)2 << 30)
+
 typedef struct {
     bool is_file;
     char *path;         /* trace file */
@@ -29,6 +37,8 @@ typedef struct {
     uint64_t seed;
     bool loop; /* default on */
     int64_t warmup_ns;
+    SimStore store;
+    bool prefault; /* store=mem: populate incoming memory ahead of the stream (default on) */
 } SimSpec;
 
 /* Parses a spec (the text after "sim:"); empty means "hotspot". */
@@ -43,7 +53,9 @@ typedef struct {
     uint32_t *meta;
     uint64_t *dirty;   /* dirty log, NULL while logging is off */
     uint64_t *summary; /* bit w set when dirty[w] may be non-zero */
-    uint8_t *mem;      /* incoming guests: the received memory */
+    uint8_t *mem;      /* incoming guests, store=mem: the received memory */
+    uint64_t *written; /* incoming: pages that may be non-zero (set atomically) */
+    uint32_t *digest;  /* store=model: digest of each written page, 0 = all zero */
 } SimBlock;
 
 typedef struct {
@@ -54,7 +66,8 @@ typedef struct {
     SimBlock *blk;
     bool loop;
     bool logging;
-    bool mem_mode; /* incoming memory holds the pages (until verified or written on) */
+    bool mem_mode;   /* incoming memory holds the pages (until verified or written on) */
+    bool model_mode; /* incoming digests stand for the pages (until verified) */
     /* cursor */
     int64_t tt;          /* trace time reached */
     int64_t loop_offset; /* added to the source's epoch times in the current loop */
@@ -64,7 +77,10 @@ typedef struct {
     bool have_pending, exhausted;
     TraceEpoch pending;
     uint64_t events_applied;
-    GError *error; /* sticky replay error (I/O on a trace file) */
+    GError *error;                  /* sticky replay error (I/O on a trace file) */
+    uint8_t scratch[SIM_PAGE_SIZE]; /* page generation for digests (under replay_lock) */
+    GThread *prefault;              /* store=mem: populates incoming memory ahead */
+    bool prefault_stop;             /* (atomic) asks it to end early */
 } SimReplay;
 
 /* Takes ownership of src.  incoming guests get lazily committed memory per block. */
@@ -88,8 +104,13 @@ int sim_replay_page_class(const SimReplay *r, unsigned b, uint64_t page, uint32_
  * memory is there on both sides of a migration (QEMU's x-ignore-shared relies on it), so
  * the destination has it whether the engine sends those blocks or not. */
 void sim_replay_fill_shared(SimReplay *r);
-/* Drops incoming memory: pages are generated from metadata from now on. */
+/* Drops incoming memory (or digests): pages are generated from metadata from now on. */
 void sim_replay_drop_memory(SimReplay *r);
+/* The digest store=model keeps of a page: 0 for an all-zero page, else non-zero. */
+uint32_t sim_page_digest(const uint8_t *page);
+/* Which store an incoming guest of `bytes` RAM uses; false with a clear error when
+ * store=mem cannot fit in this host's available memory. */
+bool sim_store_choose(SimStore asked, uint64_t bytes, SimStore *out, GError **err);
 /* Pages per resolved class (index cls-1). */
 void sim_replay_count_classes(const SimReplay *r, uint64_t counts[TRACE_NCLASSES]);
 

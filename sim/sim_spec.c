@@ -2,7 +2,8 @@
  *
  *   spec     := [source] {"," option}
  *   source   := WORKLOAD | PATH | "file=" PATH        (default: hotspot)
- *   option   := "seed=" N | "loop=" (on|off) | "warmup=" DUR | generator option
+ *   option   := "seed=" N | "loop=" (on|off) | "warmup=" DUR | "store=" (auto|mem|model)
+ *             | "prefault=" (on|off) | generator option
  *
  * A content mix (mix=, init=) joins its parts with '+' here ("init=zero:90+sparse:10"),
  * since commas separate options.  A first word that is not a workload name is a trace
@@ -44,6 +45,7 @@ bool sim_spec_parse(const char *spec, SimSpec *out, GError **err)
     int first = 0;
 
     s.loop = true;
+    s.prefault = true;
     trace_gen_params_init(&s.gen, TRACE_GEN_HOTSPOT);
     if (parts[0] && *parts[0] && !strchr(parts[0], '=')) {
         TraceGenKind kind;
@@ -125,6 +127,22 @@ bool sim_spec_parse(const char *spec, SimSpec *out, GError **err)
                 mb_error_set(err, "sim: invalid loop '%s' (on or off)", v);
                 ok = false;
             }
+        } else if (!strcmp(k, "store")) {
+            if (!strcmp(v, "auto"))
+                s.store = SIM_STORE_AUTO;
+            else if (!strcmp(v, "mem"))
+                s.store = SIM_STORE_MEM;
+            else if (!strcmp(v, "model"))
+                s.store = SIM_STORE_MODEL;
+            else {
+                mb_error_set(err, "sim: invalid store '%s' (auto, mem or model)", v);
+                ok = false;
+            }
+        } else if (!strcmp(k, "prefault")) {
+            if (!parse_bool(v, &s.prefault)) {
+                mb_error_set(err, "sim: invalid prefault '%s' (on or off)", v);
+                ok = false;
+            }
         } else if (!strcmp(k, "warmup")) {
             if (!mb_parse_duration(v, &s.warmup_ns, &e)) {
                 mb_error_set(err, "sim: warmup: %s", e->message);
@@ -144,11 +162,12 @@ bool sim_spec_parse(const char *spec, SimSpec *out, GError **err)
                 ok = false;
             }
         } else {
-            mb_error_set(err,
-                         "sim: unknown option '%s' (common: seed, loop, warmup; workload: "
-                         "size, rate, vcpus, duration, epoch, mix, init, hot, share, skew, "
-                         "from, to, phases, ws)",
-                         k);
+            mb_error_set(
+                err,
+                "sim: unknown option '%s' (common: seed, loop, warmup, store, prefault; workload: "
+                "size, rate, vcpus, duration, epoch, mix, init, hot, share, skew, "
+                "from, to, phases, ws)",
+                k);
             ok = false;
         }
         *eq = '=';

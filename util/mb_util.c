@@ -3,6 +3,7 @@
 #include "mb_error.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,6 +218,31 @@ int64_t mb_realtime_ns(void)
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* A "Key:   N kB" line of a /proc file, in bytes (0 when absent). */
+static uint64_t proc_kib_field(const char *path, const char *key)
+{
+    char *text = NULL;
+    uint64_t kib = 0;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return 0;
+    const char *p = strstr(text, key);
+    if (!p || sscanf(p + strlen(key), " %" SCNu64, &kib) != 1)
+        kib = 0;
+    g_free(text);
+    return kib * 1024;
+}
+
+uint64_t mb_host_mem_available(void)
+{
+    return proc_kib_field("/proc/meminfo", "MemAvailable:");
+}
+
+uint64_t mb_peak_rss(void)
+{
+    return proc_kib_field("/proc/self/status", "VmHWM:");
 }
 
 bool mb_buffer_is_zero(const void *buf, size_t len)

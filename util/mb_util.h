@@ -116,6 +116,13 @@ int64_t mb_monotonic_ns(void);
 /* CLOCK_REALTIME in ns (QMP event timestamps). */
 int64_t mb_realtime_ns(void);
 
+/* ---- host ---- */
+/* MemAvailable of /proc/meminfo in bytes (what can be allocated without swapping out or
+ * being OOM-killed), or 0 when it cannot be read.  For fail-early checks only. */
+uint64_t mb_host_mem_available(void);
+/* This process's peak resident set (VmHWM of /proc/self/status) in bytes, or 0. */
+uint64_t mb_peak_rss(void);
+
 /* Returns true when every byte of buf is zero (QEMU's buffer_is_zero). */
 bool mb_buffer_is_zero(const void *buf, size_t len);
 

@@ -4,7 +4,7 @@ destination, and report its statistics."""
 import pytest
 
 from lib.expect import expect_ok, set_caps, wait_status
-from lib.mig import converge, prepare_pair, start_pair
+from lib.mig import converge, never_converge, prepare_pair, start_pair
 
 
 def never_converge(vms):
@@ -292,3 +292,48 @@ def test_x_ignore_shared_mismatch_fails(vms):
     assert wait_status(dst.qmp, ("failed", "completed")) == "failed"
     assert dst.qmp.call("query-migrate")["error-desc"].startswith(
         "Capability x-ignore-shared is off, but received capability is on")
+
+
+def _multifd_pair(vms, src_chans, dst_chans, params):
+    """A pair whose multifd settings differ: 0 channels means multifd off on that side."""
+    from lib.mig import incoming_uri, outgoing_uri
+    dst = vms(incoming="defer")
+    src = vms()
+    cap = multifd_cap(src)
+    chans = "x-multifd-channels" if cap == "x-multifd" else "multifd-channels"
+    for vm, n in ((src, src_chans), (dst, dst_chans)):
+        vm.qmp.call("migrate-set-capabilities", {"capabilities": [
+            {"capability": "events", "state": True}, {"capability": cap, "state": n > 0}]})
+        if n:
+            vm.qmp.call("migrate-set-parameters", {chans: n})
+    src.qmp.call("migrate-set-parameters", params)
+    dst.qmp.call("migrate-incoming", {"uri": incoming_uri(vms, "unix")})
+    src.qmp.call("migrate", {"uri": outgoing_uri(vms, "unix", dst)})
+    return src, dst
+
+
+@pytest.mark.parametrize("src_chans,dst_chans", [(4, 2), (2, 0)], ids=["4-to-2", "on-to-off"])
+def test_multifd_channel_mismatch_fails(vms, target, src_chans, dst_chans):
+    """A source with more multifd channels than the destination takes (or multifd off there)
+    fails with an error-desc instead of hanging in 'active': the destination stops
+    listening once it has its channels, as QEMU's does.  The source keeps running."""
+    src, dst = _multifd_pair(vms, src_chans, dst_chans, never_converge(vms))
+    assert wait_status(src.qmp, ("failed", "completed", "cancelled"), timeout=60) == "failed"
+    if target.v5:  # channel errors are stream errors: in error-desc since 4.2
+        assert src.qmp.call("query-migrate").get("error-desc"), src.qmp.call("query-migrate")
+    assert src.qmp.call("query-status")["status"] == "running"
+    if target.is_migbench:
+        assert wait_status(dst.qmp, ("failed", "completed"), timeout=60) == "failed"
+
+
+@pytest.mark.migbench_only("QEMU waits forever for a channel that never comes")
+def test_multifd_channel_that_never_arrives(vms):
+    """Multifd on the destination only: its channels never come.  The destination fails
+    within seconds naming the channel count, and the source, whose stream it dropped, fails
+    too (a never-converging migration, so it is still sending)."""
+    src, dst = _multifd_pair(vms, 0, 2, never_converge(vms))
+    assert wait_status(dst.qmp, ("failed", "completed"), timeout=60) == "failed"
+    desc = dst.qmp.call("query-migrate")["error-desc"]
+    assert desc.startswith("multifd: 0 of 2 channels connected within 5 seconds"), desc
+    assert wait_status(src.qmp, ("failed", "completed", "cancelled"), timeout=60) == "failed"
+    assert src.qmp.call("query-status")["status"] == "running"

@@ -21,10 +21,22 @@ def test_unknown_scheme(vm, target):
     assert vm.qmp.call("query-status")["status"] == "running"
 
 
-@pytest.mark.migbench_only("migbench is built without RDMA, like the QEMU builds we compare")
-def test_rdma_not_built(vm):
-    expect_error(vm.qmp.cmd("migrate", {"uri": "rdma:1.2.3.4:5"}),
-                 "Parameter 'uri' expects a valid migration protocol")
+def test_rdma(vm, target):
+    """migbench is built without RDMA and answers as a QEMU configured --disable-rdma does:
+    the QMP error, setup -> failed, and no error-desc (QEMU never records this error in the
+    migration state).  A QEMU built with RDMA but without an RDMA device fails with "RDMA
+    ERROR: ..." in both places instead (docs/quirks.md)."""
+    set_caps(vm.qmp, events=True)
+    r = vm.qmp.cmd("migrate", {"uri": "rdma:127.0.0.1:5"})
+    info = vm.qmp.call("query-migrate")
+    assert statuses(vm.qmp.drain_events("MIGRATION")) == ["setup", "failed"]
+    assert info["status"] == "failed", info
+    if not target.is_migbench and r.get("error", {}).get("desc", "").startswith("RDMA ERROR:"):
+        assert info.get("error-desc") == r["error"]["desc"], info
+    else:
+        expect_error(r, "Parameter 'uri' expects a valid migration protocol")
+        assert "error-desc" not in info, info
+    assert vm.qmp.call("query-status")["status"] == "running"
 
 
 @pytest.mark.parametrize("uri,text", [
@@ -53,11 +65,16 @@ def test_connection_refused(vms, target):
     assert vm.qmp.call("query-status")["status"] == "running"
 
 
-def test_exec_command_that_fails(vms):
+def test_exec_command_that_fails(vms, target):
     vm = vms()
     set_caps(vm.qmp, events=True)
     expect_ok(vm.qmp.cmd("migrate", {"uri": "exec:exit 3"}))
     assert wait_status(vm.qmp, ("failed", "completed")) == "failed"
+    # QIOChannelCommand's text: "command", not "file" or "socket" (before 4.2 a stream
+    # error was not recorded in error-desc)
+    if target.v5:
+        desc = vm.qmp.call("query-migrate").get("error-desc", "")
+        assert desc.startswith("Unable to write to command: "), desc
     assert vm.qmp.call("query-status")["status"] == "running"
 
 
@@ -155,6 +172,32 @@ def test_start_postcopy_errors(vm):
                  "Postcopy must be started after migration has been started")
 
 
+@pytest.mark.migbench_only("postcopy is not built in migbench yet (lib/features.py)")
+def test_start_postcopy_refused_until_built(vms):
+    """Never pretend: a postcopy request during a migration is refused, and the migration
+    goes on in precopy (it does not silently stay precopy after answering {})."""
+    src, dst, uri = prepare_pair(vms, params=never_converge(vms))
+    set_caps(src.qmp, postcopy_ram=True)  # the destination would refuse it (below)
+    expect_ok(src.qmp.cmd("migrate", {"uri": uri}))
+    assert wait_status(src.qmp, ("active", "failed")) == "active"
+    expect_error(src.qmp.cmd("migrate-start-postcopy"),
+                 "Postcopy is not supported by this migbench build yet; the migration "
+                 "continues in precopy")
+    assert src.qmp.call("query-migrate")["status"] == "active"
+    expect_ok(src.qmp.cmd("migrate_cancel"))
+    assert wait_status(src.qmp, ("cancelled", "failed")) == "cancelled"
+
+
+@pytest.mark.migbench_only("postcopy is not built in migbench yet (lib/features.py)")
+def test_incoming_refuses_postcopy_until_built(vms):
+    """An incoming migbench vm answers as a QEMU on a host without userfaultfd."""
+    dst = vms(incoming="defer")
+    expect_error(dst.qmp.cmd("migrate-set-capabilities",
+                             {"capabilities": [{"capability": "postcopy-ram", "state": True}]}),
+                 "Postcopy is not supported")
+    assert caps_dict(dst.qmp)["postcopy-ram"] is False
+
+
 @pytest.mark.covers("arg:migrate.resume")
 def test_resume_without_paused_migration(vm):
     expect_error(vm.qmp.cmd("migrate", {"uri": "unix:/x", "resume": True}),
@@ -217,3 +260,34 @@ def test_client_migrate_info(vm, target):
 @pytest.mark.covers("command:x-colo-lost-heartbeat")
 def test_colo_lost_heartbeat_without_colo(vm):
     expect_error(vm.qmp.cmd("x-colo-lost-heartbeat"), "The feature 'colo' is not enabled")
+
+
+@pytest.mark.covers("param:tls-creds")
+@pytest.mark.parametrize("transport", ["unix", "exec"])
+def test_tls_creds_without_object_fails(vms, target, transport):
+    """tls-creds naming no credentials object fails the migration on the source before any
+    guest memory is sent; never a plain-text migration."""
+    src, dst, uri = prepare_pair(vms, transport=transport)
+    src.qmp.call("migrate-set-parameters", {"tls-creds": "nosuch"})
+    expect_ok(src.qmp.cmd("migrate", {"uri": uri}))
+    assert wait_status(src.qmp, ("failed", "completed")) == "failed"
+    info = src.qmp.call("query-migrate")
+    assert info.get("error-desc") == "No TLS credentials with id 'nosuch'", info
+    assert info.get("ram", {}).get("transferred", 0) == 0, info
+    assert src.qmp.call("query-status")["status"] == "running"
+
+
+@pytest.mark.covers("param:tls-creds")
+def test_tls_creds_on_destination_only(vms, target):
+    """tls-creds on the destination only: it drops the plain connection (no credentials
+    object), so the source fails and the destination never loads a byte."""
+    src, dst, uri = prepare_pair(vms, params=never_converge(vms))
+    # set before the connection arrives; migrate-incoming is already listening
+    dst.qmp.call("migrate-set-parameters", {"tls-creds": "nosuch"})
+    expect_ok(src.qmp.cmd("migrate", {"uri": uri}))
+    assert wait_status(src.qmp, ("failed", "completed"), timeout=60) == "failed"
+    if target.v5:  # a stream error: recorded in error-desc since 4.2
+        assert src.qmp.call("query-migrate").get("error-desc"), src.qmp.call("query-migrate")
+    assert dst.qmp.call("query-migrate").get("status") in (None, "setup"), \
+        dst.qmp.call("query-migrate")
+    assert dst.qmp.call("query-status")["status"] == "inmigrate"

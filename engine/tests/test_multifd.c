@@ -19,10 +19,13 @@ typedef struct {
     int errors;   /* on_error calls */
 } Dest;
 
-static uint8_t *host_page(void *opaque, unsigned block, uint64_t page)
+static bool host_page(void *opaque, unsigned block, uint64_t page, const uint8_t *data)
 {
     Dest *d = opaque;
-    return block == 0 && page < NPAGES ? d->mem + page * PAGE : NULL;
+    if (block != 0 || page >= NPAGES)
+        return false;
+    memcpy(d->mem + page * PAGE, data, PAGE);
+    return true;
 }
 
 static void on_error(void *opaque)

@@ -84,6 +84,15 @@ static void test_spec_errors(void)
             g_error("spec '%s': '%s' lacks '%s'", bad[i].spec, e->message, bad[i].needle);
         g_error_free(e);
     }
+    /* More RAM than the host has fails at once, before /dev/kvm is even opened. */
+    uint64_t avail = mb_host_mem_available();
+    if (avail && avail < (120ULL << 30)) {
+        GError *e = NULL;
+        g_assert_null(kvm_guest_new("mem=120G", true, &e));
+        g_assert_nonnull(e);
+        g_assert_nonnull(strstr(e->message, "guest RAM 120.00 GiB does not fit"));
+        g_error_free(e);
+    }
 }
 
 static void test_boot(void)
@@ -192,7 +201,8 @@ static void test_dirty_auto(void)
         return;
     MbGuest *g = make("mem=32M", false);
     const char *m = kvm_guest_dirty_mode(g);
-    g_assert_true(strcmp(m, "ring") == 0 || strcmp(m, "get+clear") == 0 || strcmp(m, "get") == 0);
+    /* Never the ring by default (its open problem, docs/kvm.md). */
+    g_assert_true(strcmp(m, "get+clear") == 0 || strcmp(m, "get") == 0);
     mb_guest_free(g);
 }
 

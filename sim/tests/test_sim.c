@@ -232,10 +232,10 @@ static void copy_pages(MbGuest *src, MbGuest *dst, uint64_t **only)
         for (uint64_t p = 0; p < n; p++) {
             if (only && !mb_bit_test_and_clear(only[b], p))
                 continue;
+            /* as the engine does: zero pages go as "zero", the rest in full */
             const uint8_t *d = src->ops->page_read(src, b, p, scratch);
-            uint8_t *host = dst->ops->page_host(dst, b, p);
-            g_assert_nonnull(host);
-            memcpy(host, d, SIM_PAGE_SIZE);
+            g_assert_true(
+                mb_guest_page_store(dst, b, p, mb_buffer_is_zero(d, SIM_PAGE_SIZE) ? NULL : d));
         }
     }
     g_free(scratch);
@@ -635,6 +635,108 @@ static void test_one_tib(void)
     mb_guest_free(g);
 }
 
+/* store=model: a digest per page stands for the page, and verification still catches a
+ * wrong page and names it. */
+static void test_store_model(void)
+{
+    const char *spec = "hotspot,size=32M,rate=64M,seed=11,duration=1s,store=model";
+    MbGuest *src = guest(spec, false), *dst = guest(spec, true);
+    GError *err = NULL;
+
+    g_assert_null(dst->ops->page_host(dst, 0, 0)); /* holds no memory */
+    mb_guest_wait_until(src, 1500000000);
+    GBytes *st = migrate(src, dst);
+    gsize len;
+    const uint8_t *blob = g_bytes_get_data(st, &len);
+    g_assert_true(dst->ops->load_state(dst, blob, len, &err));
+    g_assert_no_error(err);
+
+    /* A page stored with one flipped byte is found and named. */
+    uint8_t *page = g_malloc(SIM_PAGE_SIZE), *scratch = g_malloc(SIM_PAGE_SIZE);
+    memcpy(page, src->ops->page_read(src, 0, 4321, scratch), SIM_PAGE_SIZE);
+    page[100] ^= 1;
+    g_assert_true(mb_guest_page_store(dst, 0, 4321, page));
+    g_assert_false(dst->ops->verify(dst, &err));
+    g_assert_nonnull(strstr(err->message, "page 4321"));
+    g_assert_nonnull(strstr(err->message, "1 of 8192"));
+    g_clear_error(&err);
+    /* A page that should be zero but is not, and one that should not be zero but is. */
+    page[100] ^= 1;
+    g_assert_true(mb_guest_page_store(dst, 0, 4321, page));
+    uint64_t nz = 4322;
+    while (mb_buffer_is_zero(src->ops->page_read(src, 0, nz, scratch), SIM_PAGE_SIZE))
+        nz++;
+    g_assert_true(mb_guest_page_store(dst, 0, nz, NULL));
+    g_assert_false(dst->ops->verify(dst, &err));
+    g_clear_error(&err);
+    g_assert_true(mb_guest_page_store(dst, 0, nz, src->ops->page_read(src, 0, nz, scratch)));
+    g_assert_true(dst->ops->verify(dst, &err));
+    g_assert_no_error(err);
+    g_assert_false(mb_guest_page_store(dst, 0, 1u << 20, page)); /* out of range */
+
+    g_free(page);
+    g_free(scratch);
+    g_bytes_unref(st);
+    mb_guest_free(src);
+    mb_guest_free(dst);
+}
+
+static uint64_t rss_kib(void)
+{
+    char *text = NULL;
+    uint64_t kib = 0;
+    g_assert_true(g_file_get_contents("/proc/self/status", &text, NULL, NULL));
+    const char *p = strstr(text, "VmRSS:");
+    g_assert_nonnull(p);
+    g_assert_cmpint(sscanf(p, "VmRSS: %" G_GUINT64_FORMAT, &kib), ==, 1);
+    g_free(text);
+    return kib;
+}
+
+/* Zero pages over never-written memory cost no memory in store=mem, and a 1 TiB
+ * destination (store=model by default) is created without committing its size. */
+static void test_store_zero_pages_free(void)
+{
+    MbGuest *dst = guest("uniform,size=1G,store=mem,prefault=off", true);
+    uint64_t before = rss_kib();
+    for (uint64_t p = 0; p < mb_guest_block_pages(dst, 0); p++)
+        g_assert_true(mb_guest_page_store(dst, 0, p, NULL));
+    uint64_t grown = rss_kib() - before;
+    /* 262144 zero pages: only the 32 KiB "written" bitmap may have been read */
+    g_assert_cmpuint(grown, <, 4096);
+    mb_guest_free(dst);
+
+    before = rss_kib();
+    MbGuest *big = guest("uniform,size=1T,rate=100M", true);
+    g_assert_null(big->ops->page_host(big, 0, 0));
+    for (uint64_t p = 0; p < (1u << 20); p++)
+        g_assert_true(mb_guest_page_store(big, 0, p * 255, NULL));
+    g_assert_cmpuint(rss_kib() - before, <, 64 * 1024);
+    mb_guest_free(big);
+}
+
+/* store=mem for more RAM than the host has fails at creation, naming the size. */
+static void test_store_does_not_fit(void)
+{
+    uint64_t avail = mb_host_mem_available();
+    if (!avail || avail >= (1ULL << 40)) {
+        g_test_skip("this host has 1 TiB available, or no /proc/meminfo");
+        return;
+    }
+    GError *err = NULL;
+    g_assert_null(sim_guest_new("uniform,size=1T,store=mem", true, &err));
+    g_assert_nonnull(err);
+    g_assert_nonnull(strstr(err->message, "guest RAM 1.00 TiB does not fit"));
+    g_assert_nonnull(strstr(err->message, "store=model"));
+    g_clear_error(&err);
+    /* a source holds no memory whatever store says */
+    MbGuest *src = guest("uniform,size=1T,store=mem", false);
+    mb_guest_free(src);
+    g_assert_null(sim_guest_new("uniform,size=1G,store=disk", true, &err));
+    g_assert_nonnull(strstr(err->message, "invalid store 'disk'"));
+    g_clear_error(&err);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -651,5 +753,8 @@ int main(int argc, char **argv)
     g_test_add_func("/sim/determinism-under-load", test_determinism_under_load);
     g_test_add_func("/sim/golden", test_golden);
     g_test_add_func("/sim/one-tib", test_one_tib);
+    g_test_add_func("/sim/store/model", test_store_model);
+    g_test_add_func("/sim/store/zero-pages-free", test_store_zero_pages_free);
+    g_test_add_func("/sim/store/does-not-fit", test_store_does_not_fit);
     return g_test_run();
 }
