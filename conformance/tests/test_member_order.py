@@ -31,6 +31,12 @@ MIGRATION_PARAMETERS = [
     "multifd-zlib-level", "max-cpu-throttle", "max-postcopy-bandwidth", "tls-hostname",
     "throttle-trigger-threshold", "max-bandwidth", "x-checkpoint-delay",
     "cpu-throttle-increment"]
+MIGRATION_PARAMETERS_40DEV = [  # the 4.0-dev schema's set (x-multifd-*, no multifd-*)
+    "xbzrle-cache-size", "cpu-throttle-initial", "announce-max", "decompress-threads",
+    "compress-threads", "compress-level", "announce-initial", "block-incremental",
+    "compress-wait-thread", "downtime-limit", "announce-rounds", "announce-step", "tls-creds",
+    "x-multifd-page-count", "max-cpu-throttle", "max-postcopy-bandwidth", "tls-hostname",
+    "x-multifd-channels", "max-bandwidth", "x-checkpoint-delay", "cpu-throttle-increment"]
 MIGRATION_INFO = [
     "expected-downtime", "postcopy-blocktime", "cpu-throttle-percentage", "compression",
     "xbzrle-cache", "status", "disk", "setup-time", "error-desc", "downtime", "total-time",
@@ -50,7 +56,8 @@ TIMESTAMP = ["seconds", "microseconds"]
 
 
 class RawQMP:
-    """A bare QMP connection that hands back every message as its text."""
+    """A bare QMP connection that hands back every message as its text.  Its traffic
+    bypasses the recorder, so the tests using it claim no schema coverage."""
 
     def __init__(self, path, timeout=20.0):
         deadline = time.monotonic() + timeout
@@ -136,7 +143,6 @@ def raw(vms, target):
     c.close()
 
 
-@pytest.mark.covers("command:query-version")
 def test_greeting_and_query_version_order(raw):
     g = members(raw.greeting)
     assert_order(g, ["QMP"], "greeting")
@@ -151,7 +157,6 @@ def test_greeting_and_query_version_order(raw):
         assert len(obj(v, "qemu")) == 3
 
 
-@pytest.mark.covers("command:query-status", "command:stop", "command:cont", "event:RESUME")
 def test_query_status_and_event_order(raw):
     reply, _ = raw.execute('{"execute": "query-status"}')
     r = obj(members(reply), "return")
@@ -167,9 +172,7 @@ def test_query_status_and_event_order(raw):
     assert_order(obj(ev, "timestamp"), TIMESTAMP, "timestamp")
 
 
-@pytest.mark.covers("command:query-migrate-capabilities", "command:query-migrate-parameters",
-                    "command:query-migrate")
-def test_migration_queries_order(raw):
+def test_migration_queries_order(raw, target):
     reply, _ = raw.execute('{"execute": "query-migrate-capabilities"}')
     caps = obj(members(reply), "return")
     assert caps
@@ -178,12 +181,12 @@ def test_migration_queries_order(raw):
     reply, _ = raw.execute('{"execute": "query-migrate-parameters"}')
     params = obj(members(reply), "return")
     assert len(params) >= 21
-    assert_order(params, MIGRATION_PARAMETERS, "query-migrate-parameters")
+    order = MIGRATION_PARAMETERS_40DEV if target.version == "4.0-dev" else MIGRATION_PARAMETERS
+    assert_order(params, order, "query-migrate-parameters")
     reply, _ = raw.execute('{"execute": "query-migrate"}')
     assert reply == '{"return": {}}'
 
 
-@pytest.mark.covers("command:query-commands", "command:query-qmp-schema")
 def test_introspection_order(raw):
     reply, _ = raw.execute('{"execute": "query-commands"}')
     for c in obj(members(reply), "return"):
