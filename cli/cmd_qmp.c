@@ -7,15 +7,16 @@
  *
  * Commands are written the qmp-shell way, `query-status` or `migrate uri=tcp:host:4444`
  * (values are JSON when they parse as JSON, else strings; a.b=1 builds nested objects),
- * or as one JSON object.  The shell uses qmp_lineedit for editing and history and prints
+ * or as one JSON object.  The shell uses cli_lineedit for editing and history and prints
  * events as they arrive, above the prompt. */
 #include "cli.h"
+#include "cli_options.h"
 
 #include "mb_error.h"
 #include "mb_util.h"
 #include "qmp_client.h"
 #include "qmp_json.h"
-#include "qmp_lineedit.h"
+#include "cli_lineedit.h"
 #include "qmp_stream.h"
 
 #include <errno.h>
@@ -34,36 +35,25 @@ typedef struct {
     const char *wait_event;
     int timeout_ms; /* -1: none */
     bool compact, oob;
-    bool shell; /* interactive: events are shown as they come */
+    bool shell;     /* interactive: events are shown as they come */
+    bool quit_done; /* `quit` succeeded: the server closing the connection is expected */
     QmpClient *client;
 } QmpCli;
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: migbench qmp [OPTIONS] ADDR [COMMAND [ARGS...]]\n"
-               "\n"
-               "Talks QMP to a running `migbench vm` (or any QEMU monitor).\n"
-               "\n"
-               "  ADDR     unix:PATH, tcp:HOST:PORT, tcp:[IPV6]:PORT, or a socket path\n"
-               "  COMMAND  a QMP command to run; without one, an interactive shell when stdin\n"
-               "           is a terminal, else one command per line read from stdin\n"
-               "  ARGS     one JSON object, or KEY=VALUE pairs: VALUE is JSON when it parses\n"
-               "           as JSON, else a string; a.b=1 makes nested objects\n"
-               "\n"
-               "options:\n"
-               "  --compact          print JSON on one line instead of indented\n"
-               "  --oob              negotiate out-of-band execution, send COMMAND with exec-oob\n"
-               "  --wait-event NAME  then wait for event NAME and print it\n"
-               "  --timeout DUR      limit for connecting, each reply and --wait-event\n"
-               "                     (default 30s; 0 = no limit)\n"
-               "  -h, --help         this text\n"
-               "\n"
-               "Shell lines are commands as above or raw JSON; Ctrl-D leaves.  History is kept\n"
-               "in ~/" HISTORY_FILE ".\n"
-               "\n"
-               "exit status: 0 success, 1 error reply (or --wait-event timed out), 2 usage\n"
-               "or connection failure\n");
-}
+#define QMP_SUMMARY                                                                                \
+    "Talks QMP to a running `migbench vm` (or any QEMU monitor).\n"                                \
+    "\n"                                                                                           \
+    "  ADDR     unix:PATH, tcp:HOST:PORT, tcp:[IPV6]:PORT, or a socket path\n"                     \
+    "  COMMAND  a QMP command to run; without one, an interactive shell when stdin\n"              \
+    "           is a terminal, else one command per line read from stdin\n"                        \
+    "  ARGS     one JSON object, or KEY=VALUE pairs: VALUE is JSON when it parses\n"               \
+    "           as JSON, else a string; a.b=1 makes nested objects"
+#define QMP_DESCRIPTION                                                                            \
+    "Shell lines are commands as above or raw JSON; Ctrl-D leaves.  History is kept\n"             \
+    "in ~/" HISTORY_FILE ".\n"                                                                     \
+    "\n"                                                                                           \
+    "exit status: 0 success (a connection closed after `quit` included), 1 error reply\n"          \
+    "(or --wait-event timed out), 2 usage or connection failure"
 
 static void print_json(QmpCli *cli, json_object *v)
 {
@@ -229,6 +219,12 @@ static int run_command(QmpCli *cli, const char *cmd, json_object *args, bool oob
     rsp = oob ? qmp_client_execute_oob(cli->client, cmd, args, cli->timeout_ms, &err)
               : qmp_client_execute(cli->client, cmd, args, cli->timeout_ms, &err);
     show_events(cli);
+    if (!rsp && !strcmp(cmd, "quit") && qmp_client_closed(cli->client)) {
+        /* The server may close before its reply reaches us: after quit that is success. */
+        g_error_free(err);
+        cli->quit_done = true;
+        return 0;
+    }
     if (!rsp) {
         fprintf(stderr, "migbench qmp: %s\n", err->message);
         g_error_free(err);
@@ -237,6 +233,7 @@ static int run_command(QmpCli *cli, const char *cmd, json_object *args, bool oob
     print_reply(cli, rsp);
     bool is_err = json_object_object_get_ex(rsp, "error", NULL);
     json_object_put(rsp);
+    cli->quit_done |= !is_err && !strcmp(cmd, "quit");
     return is_err ? EXIT_REPLY_ERROR : 0;
 }
 
@@ -368,7 +365,7 @@ static void banner(QmpCli *cli)
 
 static int shell_mode(QmpCli *cli)
 {
-    QmpLineEdit *le = qmp_lineedit_new(STDIN_FILENO, STDOUT_FILENO);
+    CliLineEdit *le = cli_lineedit_new(STDIN_FILENO, STDOUT_FILENO);
     GPtrArray *names = command_names(cli);
     char *hist = g_build_filename(g_get_home_dir(), HISTORY_FILE, NULL);
     const char *prompt = "(QEMU) ";
@@ -376,14 +373,14 @@ static int shell_mode(QmpCli *cli)
     int status = 0;
     bool done = false;
 
-    qmp_lineedit_history_load(le, hist, NULL);
-    qmp_lineedit_set_completion(le, complete_command, names);
+    cli_lineedit_history_load(le, hist, NULL);
+    cli_lineedit_set_completion(le, complete_command, names);
     banner(cli);
-    if (!qmp_lineedit_set_raw(le, true, &err)) {
+    if (!cli_lineedit_set_raw(le, true, &err)) {
         fprintf(stderr, "migbench qmp: %s\n", err->message);
         g_clear_error(&err);
     }
-    qmp_lineedit_start(le, prompt);
+    cli_lineedit_start(le, prompt);
     while (!done) {
         struct pollfd pfd[2] = { { .fd = STDIN_FILENO, .events = POLLIN },
                                  { .fd = qmp_client_fd(cli->client), .events = POLLIN } };
@@ -397,15 +394,15 @@ static int shell_mode(QmpCli *cli)
         }
         if (pfd[1].revents) {
             bool alive = qmp_client_poll(cli->client, &err);
-            qmp_lineedit_hide(le);
+            cli_lineedit_hide(le);
             show_events(cli);
             if (!alive) {
                 printf("Disconnected: %s\n", err->message);
                 g_clear_error(&err);
-                status = EXIT_USAGE;
+                status = cli->quit_done ? 0 : EXIT_USAGE;
                 break;
             }
-            qmp_lineedit_show(le);
+            cli_lineedit_show(le);
         }
         if (!pfd[0].revents)
             continue;
@@ -415,31 +412,31 @@ static int shell_mode(QmpCli *cli)
         for (size_t off = 0; off < (size_t)n && !done;) {
             size_t used;
             char *line;
-            QmpLeResult r = qmp_lineedit_feed(le, buf + off, (size_t)n - off, &used, &line);
+            CliLeResult r = cli_lineedit_feed(le, buf + off, (size_t)n - off, &used, &line);
             off += used;
-            if (r == QMP_LE_EOF) {
+            if (r == CLI_LE_EOF) {
                 done = true;
-            } else if (r == QMP_LE_INTERRUPT) {
-                qmp_lineedit_start(le, prompt);
-            } else if (r == QMP_LE_LINE) {
-                qmp_lineedit_history_add(le, line);
+            } else if (r == CLI_LE_INTERRUPT) {
+                cli_lineedit_start(le, prompt);
+            } else if (r == CLI_LE_LINE) {
+                cli_lineedit_history_add(le, line);
                 if (run_line(cli, line) == EXIT_USAGE) {
                     status = EXIT_USAGE;
                     done = true;
                 }
                 g_free(line);
                 if (!done)
-                    qmp_lineedit_start(le, prompt);
+                    cli_lineedit_start(le, prompt);
             }
         }
     }
-    qmp_lineedit_set_raw(le, false, NULL);
-    if (!qmp_lineedit_history_save(le, hist, &err)) {
+    cli_lineedit_set_raw(le, false, NULL);
+    if (!cli_lineedit_history_save(le, hist, &err)) {
         fprintf(stderr, "migbench qmp: %s\n", err->message);
         g_error_free(err);
     }
     g_free(hist);
-    qmp_lineedit_free(le);
+    cli_lineedit_free(le);
     g_ptr_array_free(names, TRUE);
     return status;
 }
@@ -462,53 +459,58 @@ static int wait_event(QmpCli *cli)
 int cmd_qmp_main(int argc, char **argv)
 {
     QmpCli cli = { .timeout_ms = 30000 };
-    GPtrArray *pos = g_ptr_array_new();
+    gchar **pos = NULL, *wait_name = NULL, *timeout = NULL;
+    gboolean compact = FALSE, oob = FALSE;
+    GOptionEntry entries[] = {
+        { "compact", 0, 0, G_OPTION_ARG_NONE, &compact,
+          "print JSON on one line instead of indented", NULL },
+        { "oob", 0, 0, G_OPTION_ARG_NONE, &oob,
+          "negotiate out-of-band execution, send COMMAND with exec-oob", NULL },
+        { "wait-event", 0, 0, G_OPTION_ARG_STRING, &wait_name,
+          "then wait for event NAME and print it", "NAME" },
+        { "timeout", 0, 0, G_OPTION_ARG_STRING, &timeout,
+          "limit for connecting, each reply and --wait-event (default 30s; 0 = no limit)", "DUR" },
+        { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &pos, NULL, NULL },
+        { NULL },
+    };
+    GOptionContext *ctx = g_option_context_new("ADDR [COMMAND [ARGS...]]");
     GError *err = NULL;
     char *addr = NULL;
     json_object *args = NULL;
-    bool opts_done = false;
-    int status = EXIT_USAGE;
+    guint npos;
+    int status;
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (opts_done || a[0] != '-' || !a[1]) {
-            g_ptr_array_add(pos, argv[i]);
-        } else if (!strcmp(a, "--")) {
-            opts_done = true;
-        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            g_ptr_array_free(pos, TRUE);
-            return 0;
-        } else if (!strcmp(a, "--compact")) {
-            cli.compact = true;
-        } else if (!strcmp(a, "--oob")) {
-            cli.oob = true;
-        } else if (!strcmp(a, "--wait-event") && i + 1 < argc) {
-            cli.wait_event = argv[++i];
-        } else if (!strcmp(a, "--timeout") && i + 1 < argc) {
-            int64_t ns;
-            if (!mb_parse_duration(argv[++i], &ns, &err)) {
-                fprintf(stderr, "migbench qmp: --timeout: %s\n", err->message);
-                g_error_free(err);
-                goto out;
-            }
-            cli.timeout_ms = ns > 0 ? (int)MIN(ns / 1000000, (int64_t)G_MAXINT) : -1;
-        } else {
-            fprintf(stderr, "migbench qmp: unknown or incomplete option '%s'\n\n", a);
-            usage(stderr);
+    g_option_context_set_summary(ctx, QMP_SUMMARY);
+    g_option_context_set_description(ctx, QMP_DESCRIPTION);
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    status = cli_options_parse(ctx, "qmp", &argc, &argv);
+    g_option_context_free(ctx);
+    if (status != CLI_OPTIONS_CONTINUE)
+        goto out;
+    status = EXIT_USAGE;
+    cli.compact = compact;
+    cli.oob = oob;
+    cli.wait_event = wait_name;
+    if (timeout) {
+        int64_t ns;
+        if (!mb_parse_duration(timeout, &ns, &err)) {
+            cli_options_usage_error("qmp", "--timeout: %s", err->message);
+            g_error_free(err);
             goto out;
         }
+        cli.timeout_ms = ns > 0 ? (int)MIN(ns / 1000000, (int64_t)G_MAXINT) : -1;
     }
-    if (pos->len < 1) {
-        usage(stderr);
+    npos = pos ? g_strv_length(pos) : 0;
+    if (npos < 1) {
+        cli_options_usage_error("qmp", "ADDR is missing");
         goto out;
     }
-    cli.addr = g_ptr_array_index(pos, 0);
+    cli.addr = pos[0];
     if (!g_str_has_prefix(cli.addr, "unix:") && !g_str_has_prefix(cli.addr, "tcp:"))
         addr = g_strdup_printf("unix:%s", cli.addr); /* a bare path */
     else
         addr = g_strdup(cli.addr);
-    if (pos->len >= 2 && !build_args((char **)pos->pdata + 2, (int)pos->len - 2, &args, &err)) {
+    if (npos >= 2 && !build_args(pos + 2, (int)npos - 2, &args, &err)) {
         fprintf(stderr, "migbench qmp: %s\n", err->message);
         g_error_free(err);
         goto out;
@@ -520,8 +522,8 @@ int cmd_qmp_main(int argc, char **argv)
         json_object_put(args);
         goto out;
     }
-    if (pos->len >= 2) {
-        status = run_command(&cli, g_ptr_array_index(pos, 1), args, cli.oob);
+    if (npos >= 2) {
+        status = run_command(&cli, pos[1], args, cli.oob);
         if (status == 0 && cli.wait_event)
             status = wait_event(&cli);
     } else if (cli.wait_event) {
@@ -535,6 +537,8 @@ int cmd_qmp_main(int argc, char **argv)
 out:
     qmp_client_free(cli.client);
     g_free(addr);
-    g_ptr_array_free(pos, TRUE);
+    g_strfreev(pos);
+    g_free(wait_name);
+    g_free(timeout);
     return status;
 }

@@ -4,11 +4,14 @@
  * prints a report table and optionally writes the JSON report or checks it against a
  * golden file.  With no arguments it migrates the built-in default guest. */
 #include "cli.h"
+#include "cli_guest.h"
+#include "cli_options.h"
 #include "mb_error.h"
 #include "mb_progress.h"
 #include "mb_util.h"
 #include "qmp_client.h"
 #include "run.h"
+#include "run_vm.h"
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -21,140 +24,131 @@
 #define QMP_TIMEOUT_MS 30000
 
 typedef struct {
-    const char *guest;
-    const char *schema;
-    const char *transport;
-    const char *json_path;
-    const char *check_path;
-    const char *scenario;
-    const char *pace;
-    const char *link_bandwidth;
-    const char *link_latency;
+    gchar *guest;
+    gchar *schema;
+    gchar *transport;
+    gchar *json_path;
+    gchar *check_path;
+    gchar *scenario;
+    gchar *pace;
+    gchar *link_bandwidth;
+    gchar *link_latency;
+    gchar *timeout; /* texts of the numeric options, parsed into the fields below */
+    gchar *max_passes_text;
+    gchar *max_time;
     int64_t timeout_ns;
     int64_t max_passes;
     int64_t max_time_ns;
-    GPtrArray *caps;   /* "name=on" */
-    GPtrArray *params; /* "name=value" */
-    bool keep;
-    bool quiet;
+    gchar **caps;   /* "name=on" */
+    gchar **params; /* "name=value" */
+    gchar **rest;   /* non-option arguments: none are expected */
+    gboolean keep;
+    gboolean quiet;
 } RunOptions;
 
-typedef struct {
-    GSubprocess *proc;
-    QmpClient *qmp;
-    gchar *qmp_path;
-    gchar *report_path;
-    gchar *log_path;
-} RunVm;
-
-static void usage(FILE *f)
+static void options_clear(RunOptions *o)
 {
-    fprintf(f,
-            "usage: migbench run [OPTIONS]\n\n"
-            "Migrates a guest from a source to a destination `migbench vm` and reports.\n"
-            "Without options: the built-in default guest (sim:hotspot, about 1 GiB).\n\n"
-            "  --guest SPEC          sim:WORKLOAD|sim:TRACE|kvm:... (default sim:hotspot)\n"
-            "  --schema VER|PATH     5.0 (default), 4.0-dev, or a migration.json\n"
-            "  --cap NAME=on|off     a migration capability, on both sides (repeatable)\n"
-            "  --param NAME=VALUE    a migration parameter, on both sides (repeatable);\n"
-            "                        sizes may use suffixes (64M, 1G)\n"
-            "  --transport T         unix (default), tcp or exec\n"
-            "  --scenario FILE       actions at exact points of the migration (docs/scenarios.md)\n"
-            "  --link-bandwidth BW   sim: simulated link (default 10Gbit)\n"
-            "  --link-latency DUR    sim: one-way latency (default 0)\n"
-            "  --pace RATIO          sim: virtual seconds per wall second (default unpaced)\n"
-            "  --max-passes N        cancel a migration that has not converged after N passes\n"
-            "                        (default 30, like guestperf; 0 = no limit)\n"
-            "  --max-time DUR        ... or after this much guest time (default 300s; 0 = none)\n"
-            "  --timeout DUR         give up (cancel) after this much wall time (default 10min)\n"
-            "  --json FILE           write the JSON report (- for stdout)\n"
-            "  --check GOLDEN        compare the result with a golden JSON report; exit 1 on\n"
-            "                        any difference (regenerate with --json GOLDEN)\n"
-            "  --keep                keep the work directory (vm logs, reports)\n"
-            "  -q, --quiet           no table, only errors\n"
-            "  -h, --help\n");
+    gchar **strs[] = { &o->guest,        &o->schema,   &o->transport, &o->json_path,
+                       &o->check_path,   &o->scenario, &o->pace,      &o->link_bandwidth,
+                       &o->link_latency, &o->timeout,  &o->max_time,  &o->max_passes_text };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(strs); i++)
+        g_free(*strs[i]);
+    g_strfreev(o->caps);
+    g_strfreev(o->params);
+    g_strfreev(o->rest);
 }
 
+/* A duration option: its default when not given; false after printing a usage error. */
+static bool duration_option(const char *name, const char *text, int64_t dflt, int64_t *out)
+{
+    GError *err = NULL;
+
+    *out = dflt;
+    if (!text)
+        return true;
+    if (mb_parse_duration(text, out, &err))
+        return true;
+    cli_options_usage_error("run", "--%s: %s", name, err->message);
+    g_error_free(err);
+    return false;
+}
+
+/* Returns CLI_OPTIONS_CONTINUE or the exit status (help shown, or a usage error). */
 static int parse_options(int argc, char **argv, RunOptions *o)
 {
-    o->guest = "sim:hotspot";
-    o->schema = "5.0";
-    o->transport = "unix";
-    o->timeout_ns = 600LL * 1000000000;
-    o->max_passes = 30;
-    o->max_time_ns = 300LL * 1000000000;
-    o->caps = g_ptr_array_new();
-    o->params = g_ptr_array_new();
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-#define VALUE()                                                                                    \
-    ({                                                                                             \
-        if (i + 1 >= argc) {                                                                       \
-            fprintf(stderr, "migbench run: %s needs a value\n", a);                                \
-            return 2;                                                                              \
-        }                                                                                          \
-        argv[++i];                                                                                 \
-    })
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--guest")) {
-            o->guest = VALUE();
-        } else if (!strcmp(a, "--schema")) {
-            o->schema = VALUE();
-        } else if (!strcmp(a, "--cap")) {
-            g_ptr_array_add(o->caps, VALUE());
-        } else if (!strcmp(a, "--param")) {
-            g_ptr_array_add(o->params, VALUE());
-        } else if (!strcmp(a, "--transport")) {
-            o->transport = VALUE();
-        } else if (!strcmp(a, "--scenario")) {
-            o->scenario = VALUE();
-        } else if (!strcmp(a, "--pace")) {
-            o->pace = VALUE();
-        } else if (!strcmp(a, "--link-bandwidth")) {
-            o->link_bandwidth = VALUE();
-        } else if (!strcmp(a, "--link-latency")) {
-            o->link_latency = VALUE();
-        } else if (!strcmp(a, "--timeout")) {
-            GError *err = NULL;
-            if (!mb_parse_duration(VALUE(), &o->timeout_ns, &err)) {
-                fprintf(stderr, "migbench run: %s\n", err->message);
-                g_error_free(err);
-                return 2;
-            }
-        } else if (!strcmp(a, "--max-passes")) {
-            if (!mb_parse_i64(VALUE(), &o->max_passes) || o->max_passes < 0) {
-                fprintf(stderr, "migbench run: --max-passes needs a number >= 0\n");
-                return 2;
-            }
-        } else if (!strcmp(a, "--max-time")) {
-            GError *err = NULL;
-            if (!mb_parse_duration(VALUE(), &o->max_time_ns, &err)) {
-                fprintf(stderr, "migbench run: %s\n", err->message);
-                g_error_free(err);
-                return 2;
-            }
-        } else if (!strcmp(a, "--json")) {
-            o->json_path = VALUE();
-        } else if (!strcmp(a, "--check")) {
-            o->check_path = VALUE();
-        } else if (!strcmp(a, "--keep")) {
-            o->keep = true;
-        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-            o->quiet = true;
-        } else {
-            fprintf(stderr, "migbench run: unknown option '%s' (see --help)\n", a);
-            return 2;
-        }
-#undef VALUE
-    }
-    if (strcmp(o->transport, "unix") && strcmp(o->transport, "tcp") &&
-        strcmp(o->transport, "exec")) {
-        fprintf(stderr, "migbench run: --transport must be unix, tcp or exec\n");
+    GOptionEntry entries[] = {
+        { "guest", 0, 0, G_OPTION_ARG_STRING, &o->guest,
+          "sim:WORKLOAD|sim:TRACE|kvm:... (default sim:hotspot)", "SPEC" },
+        { "schema", 0, 0, G_OPTION_ARG_STRING, &o->schema,
+          "5.0 (default), 4.0-dev, or a migration.json", "VER|PATH" },
+        { "cap", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->caps,
+          "a migration capability, on both sides (repeatable)", "NAME=on|off" },
+        { "param", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->params,
+          "a migration parameter, on both sides (repeatable); sizes may use suffixes (64M, 1G)",
+          "NAME=VALUE" },
+        { "transport", 0, 0, G_OPTION_ARG_STRING, &o->transport, "unix (default), tcp or exec",
+          "T" },
+        { "scenario", 0, 0, G_OPTION_ARG_FILENAME, &o->scenario,
+          "actions at exact points of the migration (docs/scenarios.md)", "FILE" },
+        { "link-bandwidth", 0, 0, G_OPTION_ARG_STRING, &o->link_bandwidth,
+          "sim: simulated link (default 10Gbit)", "BW" },
+        { "link-latency", 0, 0, G_OPTION_ARG_STRING, &o->link_latency,
+          "sim: one-way latency (default 0)", "DUR" },
+        { "pace", 0, 0, G_OPTION_ARG_STRING, &o->pace,
+          "sim: virtual seconds per wall second (default unpaced)", "RATIO" },
+        { "max-passes", 0, 0, G_OPTION_ARG_STRING, &o->max_passes_text,
+          "cancel a migration that has not converged after N passes (default 30, like "
+          "guestperf; 0 = no limit)",
+          "N" },
+        { "max-time", 0, 0, G_OPTION_ARG_STRING, &o->max_time,
+          "... or after this much guest time (default 300s; 0 = none)", "DUR" },
+        { "timeout", 0, 0, G_OPTION_ARG_STRING, &o->timeout,
+          "give up (cancel) after this much wall time (default 10min)", "DUR" },
+        { "json", 0, 0, G_OPTION_ARG_FILENAME, &o->json_path,
+          "write the JSON report (- for stdout)", "FILE" },
+        { "check", 0, 0, G_OPTION_ARG_FILENAME, &o->check_path,
+          "compare the result with a golden JSON report; exit 1 on any difference "
+          "(regenerate with --json GOLDEN)",
+          "GOLDEN" },
+        { "keep", 0, 0, G_OPTION_ARG_NONE, &o->keep, "keep the work directory (vm logs, reports)",
+          NULL },
+        { "quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet, "no table, only errors", NULL },
+        { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->rest, NULL, NULL },
+        { NULL },
+    };
+    GOptionContext *ctx = g_option_context_new(NULL);
+    int rc;
+
+    g_option_context_set_summary(
+        ctx, "Migrates a guest from a source to a destination `migbench vm` and reports.\n"
+             "Without options: the built-in default guest (sim:hotspot, about 1 GiB).");
+    g_option_context_set_description(
+        ctx, "The live progress line (on a terminal) shows percent done, throughput and an\n"
+             "ETA; docs/run.md says how they are defined.");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    rc = cli_options_parse(ctx, "run", &argc, &argv);
+    g_option_context_free(ctx);
+    if (rc != CLI_OPTIONS_CONTINUE)
+        return rc;
+    if (o->rest && o->rest[0])
+        return cli_options_usage_error("run", "unexpected argument '%s'", o->rest[0]);
+    if (!o->guest)
+        o->guest = g_strdup("sim:hotspot");
+    if (!o->schema)
+        o->schema = g_strdup("5.0");
+    if (!o->transport)
+        o->transport = g_strdup("unix");
+    if (!duration_option("timeout", o->timeout, 600LL * 1000000000, &o->timeout_ns) ||
+        !duration_option("max-time", o->max_time, 300LL * 1000000000, &o->max_time_ns))
         return 2;
-    }
-    return -1;
+    o->max_passes = 30;
+    if (o->max_passes_text &&
+        (!mb_parse_i64(o->max_passes_text, &o->max_passes) || o->max_passes < 0))
+        return cli_options_usage_error("run", "--max-passes needs a number >= 0");
+    if (strcmp(o->transport, "unix") && strcmp(o->transport, "tcp") && strcmp(o->transport, "exec"))
+        return cli_options_usage_error("run", "--transport must be unix, tcp or exec");
+    return CLI_OPTIONS_CONTINUE;
 }
 
 /* The limits become scenario actions run by the source itself, so where a migration is
@@ -217,97 +211,68 @@ static gchar *build_scenario(const RunOptions *o, const char *dir, GError **err)
 static gchar *guest_spec(const RunOptions *o, bool incoming)
 {
     bool in_place = false;
-    for (guint i = 0; i < o->caps->len; i++) {
-        const char *c = g_ptr_array_index(o->caps, i);
-        in_place |= !strcmp(c, "xbzrle=on") || !strcmp(c, "compress=on");
-    }
+    for (gchar **c = o->caps; c && *c; c++)
+        in_place |= !strcmp(*c, "xbzrle=on") || !strcmp(*c, "compress=on");
     if (incoming && in_place && g_str_has_prefix(o->guest, "sim:") && !strstr(o->guest, "store="))
         return g_strdup_printf("%s,store=mem", o->guest);
     return g_strdup(o->guest);
 }
 
+/* Starts one vm of the run with its share of the options. */
 static bool vm_start(RunVm *vm, const RunOptions *o, const char *dir, const char *name,
                      bool incoming, const char *scenario, GError **err)
 {
-    gchar *self = g_file_read_link("/proc/self/exe", err);
-    if (!self)
-        return false;
-    vm->qmp_path = g_strdup_printf("%s/%s.qmp", dir, name);
-    vm->report_path = g_strdup_printf("%s/%s.report.json", dir, name);
-    vm->log_path = g_strdup_printf("%s/%s.log", dir, name);
-    gchar *qmp = g_strdup_printf("unix:%s", vm->qmp_path);
+    const char *args[16];
+    size_t n = 0;
+
+#define ARG(opt, val)                                                                              \
+    do {                                                                                           \
+        args[n++] = (opt);                                                                         \
+        args[n++] = (val);                                                                         \
+    } while (0)
     gchar *guest = guest_spec(o, incoming);
-    GPtrArray *argv = g_ptr_array_new();
-    const char *fixed[] = { self,  "vm",       "--qmp",   qmp,        "--guest",
-                            guest, "--schema", o->schema, "--report", vm->report_path };
-    for (size_t i = 0; i < G_N_ELEMENTS(fixed); i++)
-        g_ptr_array_add(argv, (char *)fixed[i]);
-    if (incoming) {
-        g_ptr_array_add(argv, "--incoming");
-        g_ptr_array_add(argv, "defer");
-    } else {
-        if (scenario) {
-            g_ptr_array_add(argv, "--scenario");
-            g_ptr_array_add(argv, (char *)scenario);
-        }
-        if (o->pace) {
-            g_ptr_array_add(argv, "--pace");
-            g_ptr_array_add(argv, (char *)o->pace);
-        }
-    }
-    if (o->link_bandwidth) {
-        g_ptr_array_add(argv, "--link-bandwidth");
-        g_ptr_array_add(argv, (char *)o->link_bandwidth);
-    }
-    if (o->link_latency) {
-        g_ptr_array_add(argv, "--link-latency");
-        g_ptr_array_add(argv, (char *)o->link_latency);
-    }
-    g_ptr_array_add(argv, NULL);
-    GSubprocessLauncher *l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_INHERIT);
-    g_subprocess_launcher_set_stdout_file_path(l, vm->log_path);
-    g_subprocess_launcher_set_stderr_file_path(l, vm->log_path);
-    vm->proc = g_subprocess_launcher_spawnv(l, (const char *const *)argv->pdata, err);
-    g_object_unref(l);
-    g_ptr_array_free(argv, TRUE);
-    g_free(qmp);
+    ARG("--guest", guest);
+    ARG("--schema", o->schema);
+    if (incoming)
+        ARG("--incoming", "defer");
+    if (!incoming && scenario)
+        ARG("--scenario", scenario);
+    if (!incoming && o->pace)
+        ARG("--pace", o->pace);
+    if (o->link_bandwidth)
+        ARG("--link-bandwidth", o->link_bandwidth);
+    if (o->link_latency)
+        ARG("--link-latency", o->link_latency);
+#undef ARG
+    args[n] = NULL;
+    g_assert(n < G_N_ELEMENTS(args));
+    bool ok = run_vm_start(vm, dir, name, args, 20000, err);
     g_free(guest);
-    g_free(self);
-    if (!vm->proc)
-        return false;
-    gchar *addr = g_strdup_printf("unix:%s", vm->qmp_path);
-    vm->qmp = qmp_client_connect(addr, 20000, false, err);
-    g_free(addr);
-    if (!vm->qmp)
-        g_prefix_error(err, "%s vm: ", name);
-    return vm->qmp != NULL;
+    return ok;
 }
 
-/* Quits a vm and reaps it (bounded: a vm that does not exit is killed). */
-static void vm_stop(RunVm *vm)
+/* After a failure: when a vm has died, its own account ("source vm exited with status 1:
+ * migbench vm: ...") replaces the run's view of it (a closed connection).  A vm whose
+ * connection was closed is given `wait_ms` to be reaped; an error that did not come from a
+ * dead vm (an error reply, a timeout) is left as it is at once. */
+static void explain_deaths(RunVm *src, RunVm *dst, int wait_ms, GError **err)
 {
-    if (vm->qmp) {
-        json_object *r = qmp_client_execute(vm->qmp, "quit", NULL, 5000, NULL);
-        json_object_put(r);
-        qmp_client_free(vm->qmp);
-        vm->qmp = NULL;
+    gchar *msg[2] = { NULL, NULL };
+    RunVm *vms[2] = { src, dst };
+
+    for (int i = 0; i < 2; i++) {
+        bool closed = vms[i]->qmp && qmp_client_closed(vms[i]->qmp);
+        msg[i] = run_vm_exit_message(vms[i], closed ? wait_ms : 0);
     }
-    if (vm->proc) {
-        /* GSubprocess reaps the child itself; the identifier goes away once it has.  A vm
-         * that does not exit within the deadline is killed. */
-        int64_t deadline = mb_monotonic_ns() + 10LL * 1000000000;
-        while (g_subprocess_get_identifier(vm->proc) && mb_monotonic_ns() < deadline)
-            g_usleep(1000);
-        if (g_subprocess_get_identifier(vm->proc)) {
-            g_subprocess_force_exit(vm->proc);
-            g_subprocess_wait(vm->proc, NULL, NULL);
-        }
-        g_object_unref(vm->proc);
-        vm->proc = NULL;
+    if (msg[0] || msg[1]) {
+        gchar *both =
+            g_strjoin("; ", msg[0] ? msg[0] : msg[1], msg[0] && msg[1] ? msg[1] : NULL, NULL);
+        g_clear_error(err);
+        mb_error_set(err, "%s", both);
+        g_free(both);
     }
-    g_free(vm->qmp_path);
-    g_free(vm->report_path);
-    g_free(vm->log_path);
+    g_free(msg[0]);
+    g_free(msg[1]);
 }
 
 static json_object *call(RunVm *vm, const char *cmd, json_object *args, GError **err)
@@ -352,8 +317,8 @@ static bool apply_settings(RunVm *vm, const RunOptions *o, json_object *settings
     json_object *scaps = json_object_new_object();
     bool events_given = false;
 
-    for (guint i = 0; i < o->caps->len; i++) {
-        gchar **kv = g_strsplit(g_ptr_array_index(o->caps, i), "=", 2);
+    for (guint i = 0; o->caps && o->caps[i]; i++) {
+        gchar **kv = g_strsplit(o->caps[i], "=", 2);
         bool on = !kv[1] || !strcmp(kv[1], "on") || !strcmp(kv[1], "true");
         json_object *c = json_object_new_object();
         json_object_object_add(c, "capability", json_object_new_string(kv[0]));
@@ -370,8 +335,8 @@ static bool apply_settings(RunVm *vm, const RunOptions *o, json_object *settings
         json_object_object_add(c, "state", json_object_new_boolean(true));
         json_object_array_add(caps, c);
     }
-    for (guint i = 0; i < o->params->len; i++) {
-        gchar **kv = g_strsplit(g_ptr_array_index(o->params, i), "=", 2);
+    for (guint i = 0; o->params && o->params[i]; i++) {
+        gchar **kv = g_strsplit(o->params[i], "=", 2);
         json_object_object_add(params, kv[0], param_value(kv[1] ? kv[1] : ""));
         g_strfreev(kv);
     }
@@ -442,22 +407,24 @@ static bool start_migration(RunVm *src, RunVm *dst, const RunOptions *o, const c
 
 static void show_progress(MbProgress *p, RunVm *src)
 {
-    char sent[32], rem[32];
     json_object *info = call(src, "query-migrate", NULL, NULL);
     json_object *ram = info ? json_object_object_get(info, "ram") : NULL;
 
     if (ram) {
-        mb_progress_update(
-            p,
-            "pass %" PRId64 "  sent %s  remaining %s  dirty %" PRId64 " pages/s  "
-            "expected downtime %" PRId64 " ms",
-            json_object_get_int64(json_object_object_get(ram, "dirty-sync-count")),
-            mb_fmt_bytes(sent, sizeof(sent),
-                         (double)json_object_get_int64(json_object_object_get(ram, "transferred"))),
-            mb_fmt_bytes(rem, sizeof(rem),
-                         (double)json_object_get_int64(json_object_object_get(ram, "remaining"))),
-            json_object_get_int64(json_object_object_get(ram, "dirty-pages-rate")),
-            json_object_get_int64(json_object_object_get(info, "expected-downtime")));
+        json_object *down = json_object_object_get(info, "expected-downtime");
+        json_object *psize = json_object_object_get(ram, "page-size");
+        MbMigProgress m = {
+            .pass = json_object_get_uint64(json_object_object_get(ram, "dirty-sync-count")),
+            .total = json_object_get_uint64(json_object_object_get(ram, "total")),
+            .transferred = json_object_get_uint64(json_object_object_get(ram, "transferred")),
+            .remaining = json_object_get_uint64(json_object_object_get(ram, "remaining")),
+            .dirty_rate = json_object_get_uint64(json_object_object_get(ram, "dirty-pages-rate")),
+            .page_size = psize ? json_object_get_uint64(psize) : 4096,
+            .mbps = json_object_get_double(json_object_object_get(ram, "mbps")),
+            .expected_downtime_ms = down ? json_object_get_int64(down) : -1,
+        };
+        char line[512];
+        mb_progress_update(p, "%s", mb_progress_format_mig(line, sizeof(line), &m));
     }
     json_object_put(info);
 }
@@ -493,6 +460,26 @@ static const char *wait_final(RunVm *vm, MbProgress *p, RunVm *progress_vm, int6
     }
     mb_error_set(err, "timed out");
     return NULL;
+}
+
+/* The final query-migrate reply of each side, as QMP gave it (run_report_verbatim), under
+ * "source" and "destination".  Called once the source's report exists, so its final times
+ * are in (QEMU, and migbench, show 'completed' a moment before them).  A side that cannot
+ * answer (its vm died) gets null, and the failure is said on stderr. */
+static json_object *final_replies(RunVm *src, RunVm *dst)
+{
+    json_object *qm = json_object_new_object();
+
+    for (RunVm *vm = src; vm; vm = vm == src ? dst : NULL) {
+        GError *err = NULL;
+        json_object *r = call(vm, "query-migrate", NULL, &err);
+        if (!r) {
+            fprintf(stderr, "migbench run: %s query-migrate: %s\n", vm->name, err->message);
+            g_error_free(err);
+        }
+        json_object_object_add(qm, vm->name, r ? run_report_verbatim(r) : NULL);
+    }
+    return qm;
 }
 
 /* The vm writes its report right after the migration ends; wait for it with a deadline. */
@@ -538,7 +525,7 @@ static json_object *settings_json(const RunOptions *o)
 /* Runs the whole migration; returns the report (NULL with err when it could not run). */
 static json_object *run_migration(const RunOptions *o, const char *dir, GError **err)
 {
-    RunVm src = { 0 }, dst = { 0 };
+    RunVm src = { .name = "source" }, dst = { .name = "destination" };
     json_object *report = NULL, *settings = settings_json(o);
     MbProgress progress;
     int64_t t0 = mb_monotonic_ns(), deadline = t0 + o->timeout_ns;
@@ -600,11 +587,21 @@ static json_object *run_migration(const RunOptions *o, const char *dir, GError *
     json_object_object_add(report, "wall", wall);
     json_object_put(srep);
     json_object_put(drep);
+    json_object_object_add(report, "query-migrate", final_replies(&src, &dst));
 out:
     g_free(scenario);
     mb_progress_done(&progress);
-    vm_stop(&src);
-    vm_stop(&dst);
+    if (!report && err && *err)
+        explain_deaths(&src, &dst, 2000, err);
+    for (RunVm *vm = &src; report && vm; vm = vm == &src ? &dst : NULL) {
+        /* The run has its result, but a vm that died on the way still says so. */
+        gchar *died = run_vm_exit_message(vm, 0);
+        if (died)
+            fprintf(stderr, "migbench run: %s\n", died);
+        g_free(died);
+    }
+    run_vm_stop(&src);
+    run_vm_stop(&dst);
     json_object_put(settings);
     return report;
 }
@@ -615,8 +612,16 @@ int cmd_run_main(int argc, char **argv)
     GError *err = NULL;
     int rc = parse_options(argc, argv, &o);
 
-    if (rc >= 0)
+    if (rc != CLI_OPTIONS_CONTINUE)
         goto out;
+    /* A bad --guest is a usage error, told in the vm's own words before anything starts
+     * (else it would surface as a destination that never listened). */
+    if (!cli_guest_check(o.guest, &err)) {
+        fprintf(stderr, "migbench run: --guest %s: %s\n", o.guest, err->message);
+        g_clear_error(&err);
+        rc = 2;
+        goto out;
+    }
     signal(SIGPIPE, SIG_IGN);
     gchar *dir = g_dir_make_tmp("migbench-run-XXXXXX", &err);
     if (!dir) {
@@ -658,7 +663,6 @@ int cmd_run_main(int argc, char **argv)
         remove_dir(dir);
     g_free(dir);
 out:
-    g_ptr_array_free(o.caps, TRUE);
-    g_ptr_array_free(o.params, TRUE);
+    options_clear(&o);
     return rc;
 }

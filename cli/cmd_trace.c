@@ -5,6 +5,7 @@
  * is stable for scripts: subcommands, options and exit codes (0 ok, 1 failure, 2 usage) are
  * documented in docs/trace-format.md; `stats --json` and `info --json` are for programs. */
 #include "cli.h"
+#include "cli_options.h"
 #include "kvm.h"
 #include "trace.h"
 
@@ -34,17 +35,21 @@ static void usage(FILE *f)
             "`migbench trace COMMAND --help` describes each; docs/trace-format.md the format.\n");
 }
 
-/* Parses options with GOption; returns 0 to continue, else the exit code. */
-static int parse(GOptionContext *ctx, int *argc, char ***argv)
+/* What the trace commands return after answering --help: non-zero so that they stop like
+ * after any other early exit, turned into exit status 0 by cmd_trace_main. */
+#define HELP_SHOWN 1000
+
+/* Parses options with GOption (cli_options: -h/--help, usage errors exit 2); `name` is the
+ * trace command's.  Returns 0 to continue, else HELP_SHOWN or the exit code. */
+static int parse(GOptionContext *ctx, const char *name, int *argc, char ***argv)
 {
-    GError *err = NULL;
-    bool ok = g_option_context_parse(ctx, argc, argv, &err);
-    if (!ok) {
-        fprintf(stderr, "migbench trace: %s\n", err->message);
-        g_error_free(err);
-        return 2;
-    }
-    return 0;
+    gchar *cmd = g_strdup_printf("trace %s", name);
+    int rc = cli_options_parse(ctx, cmd, argc, argv);
+
+    g_free(cmd);
+    if (rc == CLI_OPTIONS_CONTINUE)
+        return 0;
+    return rc == 0 ? HELP_SHOWN : rc;
 }
 
 static int fail(GError *err)
@@ -127,7 +132,7 @@ static int cmd_gen(int argc, char **argv)
     g_option_context_add_main_entries(ctx, main_entries, NULL);
     argc--;
     argv++;
-    int rc = parse(ctx, &argc, &argv);
+    int rc = parse(ctx, "gen", &argc, &argv);
     g_option_context_free(ctx);
     GError *err = NULL;
     for (int i = 1; !rc && i < argc; i++) { /* KEY=VALUE forms */
@@ -253,7 +258,7 @@ static int cmd_record(int argc, char **argv)
              "across exec, not into its children.\nExample:\n"
              "  migbench trace record -o py.trace -- python3 -c 'x = list(range(10**7))'\n");
     g_option_context_add_main_entries(ctx, entries, NULL);
-    int rc = parse(ctx, &oargc, &oargv);
+    int rc = parse(ctx, "record", &oargc, &oargv);
     g_option_context_free(ctx);
     GError *err = NULL;
     TraceRecordOptions o = { .pid = pid,
@@ -324,7 +329,7 @@ static char *one_file(int *argc, char ***argv, const char *summary, GOptionEntry
 {
     GOptionContext *ctx = g_option_context_new(summary);
     g_option_context_add_main_entries(ctx, entries, NULL);
-    *rc = parse(ctx, argc, argv);
+    *rc = parse(ctx, (*argv)[0], argc, argv);
     g_option_context_free(ctx);
     if (*rc)
         return NULL;
@@ -490,9 +495,14 @@ int cmd_trace_main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    for (size_t i = 0; i < G_N_ELEMENTS(cmds); i++)
-        if (!strcmp(argv[1], cmds[i].name))
-            return cmds[i].fn(argc - 1, argv + 1);
+    for (size_t i = 0; i < G_N_ELEMENTS(cmds); i++) {
+        if (!strcmp(argv[1], cmds[i].name)) {
+            int rc = cmds[i].fn(argc - 1, argv + 1);
+            return rc == HELP_SHOWN ? 0 : rc;
+        }
+    }
+    if (argv[1][0] == '-')
+        return cli_options_usage_error("trace", "unknown option %s", argv[1]);
     fprintf(stderr, "migbench trace: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

@@ -2,7 +2,8 @@
  * migbench equivalent of a QEMU process.  Everything it serves comes from the loaded
  * schema: --schema picks the migration.json (bundled 5.0 or 4.0-dev, or a file). */
 #include "cli.h"
-#include "guest.h"
+#include "cli_guest.h"
+#include "cli_options.h"
 #include "mb_error.h"
 #include "mb_util.h"
 #include "mig.h"
@@ -15,102 +16,92 @@
 #include <string.h>
 
 typedef struct {
-    const char *guest;
-    const char *schema;
-    GPtrArray *qmp;
-    const char *incoming;
-    const char *uuid;
-    const char *qemu_version;
-    const char *pace;
-    const char *link_bandwidth;
-    const char *link_latency;
-    const char *report;
-    const char *scenario;
-    bool paused;
-    bool unmasked;
-    bool exit_on_error;
+    gchar *guest;
+    gchar *schema;
+    gchar **qmp;
+    gchar *incoming;
+    gchar *uuid;
+    gchar *qemu_version;
+    gchar *pace;
+    gchar *link_bandwidth;
+    gchar *link_latency;
+    gchar *report;
+    gchar *scenario;
+    gchar **rest; /* non-option arguments: none are expected */
+    gboolean paused;
+    gboolean unmasked;
+    gboolean exit_on_error;
 } VmOptions;
 
-static void usage(FILE *f)
+static void options_clear(VmOptions *o)
 {
-    fprintf(
-        f, "usage: migbench vm [OPTIONS]\n\n"
-           "Hosts one guest and serves QMP on it, like a QEMU process.\n\n"
-           "  --guest SPEC           sim:WORKLOAD[,opts] | sim:TRACE[,opts] | kvm:mem=..,vcpus=..\n"
-           "                         (default sim:hotspot)\n"
-           "  --schema VER|PATH      migration schema served: 5.0 (default), 4.0-dev, or a\n"
-           "                         migration.json file\n"
-           "  --qmp ADDR             monitor on unix:PATH or tcp:HOST:PORT (repeatable)\n"
-           "  --incoming URI         wait for a migration: defer, tcp:HOST:PORT, unix:PATH,\n"
-           "                         exec:CMD, fd:N\n"
-           "  --uuid UUID            the VM's UUID (validate-uuid)\n"
-           "  -S, --paused           do not start the guest (nor after an incoming migration)\n"
-           "  --pace RATIO           sim: virtual seconds per wall second (0 = unpaced)\n"
-           "  --link-bandwidth BW    sim: simulated link, e.g. 10Gbit, 1G/s (default 10Gbit)\n"
-           "  --link-latency DUR     sim: one-way link latency (default 0)\n"
-           "  --qemu-version X.Y.Z   version reported by query-version (default: the schema's)\n"
-           "  --report FILE          write a JSON report at the end of each migration\n"
-           "  --scenario FILE        actions at exact points of a migration (source side;\n"
-           "                         see docs/scenarios.md)\n"
-           "  --introspect-unmasked  query-qmp-schema with real type names\n"
-           "  --incoming-exit-on-error  exit with status 1 when an incoming migration fails,\n"
-           "                         as QEMU does (default: stay up, report it in query-migrate)\n"
-           "  -h, --help\n");
+    g_free(o->guest);
+    g_free(o->schema);
+    g_strfreev(o->qmp);
+    g_free(o->incoming);
+    g_free(o->uuid);
+    g_free(o->qemu_version);
+    g_free(o->pace);
+    g_free(o->link_bandwidth);
+    g_free(o->link_latency);
+    g_free(o->report);
+    g_free(o->scenario);
+    g_strfreev(o->rest);
 }
 
+/* Returns CLI_OPTIONS_CONTINUE or the exit status (help shown, or a usage error). */
 static int parse_options(int argc, char **argv, VmOptions *o)
 {
-    o->guest = "sim:hotspot";
-    o->schema = "5.0";
-    o->qmp = g_ptr_array_new();
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-#define VALUE()                                                                                    \
-    ({                                                                                             \
-        if (i + 1 >= argc) {                                                                       \
-            fprintf(stderr, "migbench vm: %s needs a value\n", a);                                 \
-            return 2;                                                                              \
-        }                                                                                          \
-        argv[++i];                                                                                 \
-    })
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--guest")) {
-            o->guest = VALUE();
-        } else if (!strcmp(a, "--schema")) {
-            o->schema = VALUE();
-        } else if (!strcmp(a, "--qmp")) {
-            g_ptr_array_add(o->qmp, VALUE());
-        } else if (!strcmp(a, "--incoming")) {
-            o->incoming = VALUE();
-        } else if (!strcmp(a, "--uuid")) {
-            o->uuid = VALUE();
-        } else if (!strcmp(a, "--qemu-version")) {
-            o->qemu_version = VALUE();
-        } else if (!strcmp(a, "--pace")) {
-            o->pace = VALUE();
-        } else if (!strcmp(a, "--link-bandwidth")) {
-            o->link_bandwidth = VALUE();
-        } else if (!strcmp(a, "--link-latency")) {
-            o->link_latency = VALUE();
-        } else if (!strcmp(a, "--report")) {
-            o->report = VALUE();
-        } else if (!strcmp(a, "--scenario")) {
-            o->scenario = VALUE();
-        } else if (!strcmp(a, "-S") || !strcmp(a, "--paused")) {
-            o->paused = true;
-        } else if (!strcmp(a, "--introspect-unmasked")) {
-            o->unmasked = true;
-        } else if (!strcmp(a, "--incoming-exit-on-error")) {
-            o->exit_on_error = true;
-        } else {
-            fprintf(stderr, "migbench vm: unknown option '%s' (see --help)\n", a);
-            return 2;
-        }
-#undef VALUE
-    }
-    return -1;
+    GOptionEntry entries[] = {
+        { "guest", 0, 0, G_OPTION_ARG_STRING, &o->guest,
+          "sim:WORKLOAD[,opts] | sim:TRACE[,opts] | kvm:mem=..,vcpus=.. (default sim:hotspot)",
+          "SPEC" },
+        { "schema", 0, 0, G_OPTION_ARG_STRING, &o->schema,
+          "migration schema served: 5.0 (default), 4.0-dev, or a migration.json file", "VER|PATH" },
+        { "qmp", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->qmp,
+          "monitor on unix:PATH or tcp:HOST:PORT (repeatable)", "ADDR" },
+        { "incoming", 0, 0, G_OPTION_ARG_STRING, &o->incoming,
+          "wait for a migration: defer, tcp:HOST:PORT, unix:PATH, exec:CMD, fd:N", "URI" },
+        { "uuid", 0, 0, G_OPTION_ARG_STRING, &o->uuid, "the VM's UUID (validate-uuid)", "UUID" },
+        { "paused", 'S', 0, G_OPTION_ARG_NONE, &o->paused,
+          "do not start the guest (nor after an incoming migration)", NULL },
+        { "pace", 0, 0, G_OPTION_ARG_STRING, &o->pace,
+          "sim: virtual seconds per wall second (0 = unpaced)", "RATIO" },
+        { "link-bandwidth", 0, 0, G_OPTION_ARG_STRING, &o->link_bandwidth,
+          "sim: simulated link, e.g. 10Gbit, 1G/s (default 10Gbit)", "BW" },
+        { "link-latency", 0, 0, G_OPTION_ARG_STRING, &o->link_latency,
+          "sim: one-way link latency (default 0)", "DUR" },
+        { "qemu-version", 0, 0, G_OPTION_ARG_STRING, &o->qemu_version,
+          "version reported by query-version (default: the schema's)", "X.Y.Z" },
+        { "report", 0, 0, G_OPTION_ARG_FILENAME, &o->report,
+          "write a JSON report at the end of each migration", "FILE" },
+        { "scenario", 0, 0, G_OPTION_ARG_FILENAME, &o->scenario,
+          "actions at exact points of a migration (source side; docs/scenarios.md)", "FILE" },
+        { "introspect-unmasked", 0, 0, G_OPTION_ARG_NONE, &o->unmasked,
+          "query-qmp-schema with real type names", NULL },
+        { "incoming-exit-on-error", 0, 0, G_OPTION_ARG_NONE, &o->exit_on_error,
+          "exit with status 1 when an incoming migration fails, as QEMU does (default: stay "
+          "up, report it in query-migrate)",
+          NULL },
+        { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->rest, NULL, NULL },
+        { NULL },
+    };
+    GOptionContext *ctx = g_option_context_new(NULL);
+    int rc;
+
+    g_option_context_set_summary(ctx, "Hosts one guest and serves QMP on it, like a QEMU process.");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    rc = cli_options_parse(ctx, "vm", &argc, &argv);
+    g_option_context_free(ctx);
+    if (rc != CLI_OPTIONS_CONTINUE)
+        return rc;
+    if (o->rest && o->rest[0])
+        return cli_options_usage_error("vm", "unexpected argument '%s'", o->rest[0]);
+    if (!o->guest)
+        o->guest = g_strdup("sim:hotspot");
+    if (!o->schema)
+        o->schema = g_strdup("5.0");
+    return CLI_OPTIONS_CONTINUE;
 }
 
 /* The schema: core commands plus the chosen migration.json.  Returns the QEMU version
@@ -205,7 +196,7 @@ int cmd_vm_main(int argc, char **argv)
     GMainLoop *loop = NULL;
     MigConfig cfg;
 
-    if (rc >= 0)
+    if (rc != CLI_OPTIONS_CONTINUE)
         goto out;
     rc = 1;
     signal(SIGPIPE, SIG_IGN);
@@ -214,7 +205,7 @@ int cmd_vm_main(int argc, char **argv)
     schema = load_schema(o.schema, &version, &err);
     if (!schema)
         goto fail;
-    guest = mb_guest_new(o.guest, o.incoming != NULL, &err);
+    guest = cli_guest_new(o.guest, o.incoming != NULL, &err);
     if (!guest)
         goto fail;
     loop = g_main_loop_new(NULL, FALSE);
@@ -225,8 +216,8 @@ int cmd_vm_main(int argc, char **argv)
     engine = mig_engine_new(qmp, schema, guest, &cfg, &err);
     if (!engine)
         goto fail;
-    for (guint i = 0; i < o.qmp->len; i++) {
-        if (!qmp_server_listen(qmp, g_ptr_array_index(o.qmp, i), &err))
+    for (guint i = 0; o.qmp && o.qmp[i]; i++) {
+        if (!qmp_server_listen(qmp, o.qmp[i], &err))
             goto fail;
         printf("qmp: %s\n", qmp_server_monitor_address(qmp, i));
     }
@@ -248,6 +239,6 @@ out:
         schema_free(schema);
     if (loop)
         g_main_loop_unref(loop);
-    g_ptr_array_free(o.qmp, TRUE);
+    options_clear(&o);
     return rc;
 }

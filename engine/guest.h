@@ -149,8 +149,4 @@ static inline void mb_guest_free(MbGuest *g)
         g->ops->free(g);
 }
 
-/* Creates a guest from a command-line spec: "sim:..." (sim_guest_new) or "kvm:..."
- * (kvm_guest_new).  `incoming` guests are built to receive a migration. */
-MbGuest *mb_guest_new(const char *spec, bool incoming, GError **err);
-
 #endif

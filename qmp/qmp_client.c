@@ -30,6 +30,7 @@ struct QmpClient {
     GError *stream_err;
     json_object *greeting;
     uint64_t next_id;
+    bool closed; /* the server closed the connection (EOF or reset) */
 };
 
 static void on_message(void *opaque, json_object *v, GError *err)
@@ -92,6 +93,7 @@ static bool read_some(QmpClient *c, int64_t deadline, const char *what, GError *
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         return true;
     if (n <= 0) {
+        c->closed = true;
         mb_error_set(err, "Connection closed by the server%s%s", n < 0 ? ": " : "",
                      n < 0 ? g_strerror(errno) : "");
         return false;
@@ -170,7 +172,7 @@ static json_object *request(QmpClient *c, const char *key, const char *cmd, json
     int64_t deadline = deadline_of(timeout_ms);
     json_object *req = json_object_new_object();
     char *id = g_strdup_printf(ID_PREFIX "%" G_GUINT64_FORMAT, ++c->next_id);
-    char *text;
+    char *text, *line;
     json_object *rsp = NULL;
     bool sent;
 
@@ -180,8 +182,12 @@ static json_object *request(QmpClient *c, const char *key, const char *cmd, json
     json_object_object_add(req, "id", json_object_new_string(id));
     text = qmp_json_to_string(req, 0);
     json_object_put(req);
-    sent = send_all(c, text, strlen(text), fd, deadline, err) &&
-           send_all(c, "\n", 1, -1, deadline, err);
+    /* Command and newline in one write: the server acts on the command as soon as its JSON
+     * is complete, and after `quit` it closes the connection, so a separate newline would
+     * meet a closed socket (EPIPE) although the command was delivered. */
+    line = g_strconcat(text, "\n", NULL);
+    sent = send_all(c, line, strlen(line), fd, deadline, err);
+    g_free(line);
     g_free(text);
     while (sent) {
         char *what = g_strdup_printf("the reply to %s", cmd);
@@ -317,6 +323,11 @@ bool qmp_client_getfd(QmpClient *c, int fd, const char *name, GError **err)
     ok = qmp_client_reply_to_error(rsp, err);
     json_object_put(rsp);
     return ok;
+}
+
+bool qmp_client_closed(QmpClient *c)
+{
+    return c->closed;
 }
 
 int qmp_client_fd(QmpClient *c)

@@ -1,4 +1,6 @@
-/* qmp_client: a small blocking QMP client (for `migbench qmp`, `migbench run` and tests).
+/* qmp_client: a small blocking QMP client (for `migbench qmp`, `migbench run`, the QMP
+ * server's end-to-end tests and the benchmarks; it stays in qmp/ because those tests and
+ * bench/ use it as much as cli/ does).
  *
  * Connects, reads the greeting, negotiates capabilities, then sends commands and waits for
  * their replies; events that arrive in between are queued and can be waited for with a
@@ -34,7 +36,7 @@ json_object *qmp_client_greeting(QmpClient *c);
 /* Sends {"execute": cmd, "arguments": args} (args may be NULL; ownership taken) and waits
  * up to timeout_ms for the reply with the matching id.  Returns the whole reply object
  * (new reference: either {"return": ...} or {"error": {...}}), or NULL with err on I/O
- * failure or timeout. */
+ * failure or timeout.  The request goes out in one write, newline included. */
 json_object *qmp_client_execute(QmpClient *c, const char *cmd, json_object *args, int timeout_ms,
                                 GError **err);
 /* Like qmp_client_execute but sends "exec-oob" (OOB must have been negotiated). */
@@ -68,6 +70,10 @@ bool qmp_client_poll(QmpClient *c, GError **err);
  * and waits up to 10 s for the reply; false with err on an error reply (e.g. "Parameter 'fdname'
  * expects a name not starting with a digit") or I/O failure.  The caller keeps its fd. */
 bool qmp_client_getfd(QmpClient *c, int fd, const char *name, GError **err);
+
+/* True once a read found the connection closed by the server (end of file or reset),
+ * e.g. after `quit`: a caller can tell that from a timeout or a malformed message. */
+bool qmp_client_closed(QmpClient *c);
 
 /* The socket, for poll() in interactive programs (readable: call qmp_client_poll). */
 int qmp_client_fd(QmpClient *c);

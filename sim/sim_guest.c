@@ -206,14 +206,62 @@ static bool sim_load_state(MbGuest *gg, const uint8_t *data, size_t len, GError 
     return sim_state_load(SG(gg), data, len, err);
 }
 
+/* One page of incoming memory (or its digest) against the content model. */
+static bool page_matches(const SimReplay *r, unsigned b, uint64_t p, uint8_t *expect)
+{
+    const SimBlock *blk = &r->blk[b];
+    uint32_t version;
+    int cls = sim_replay_page_class(r, b, p, &version);
+    if (r->model_mode) {
+        uint32_t want = 0;
+        if (cls != TRACE_CLASS_ZERO) {
+            sim_content_page(r->content, b, p, version, cls, expect);
+            want = sim_page_digest(expect);
+        }
+        return (mb_bit_test(blk->written, p) ? blk->digest[p] : 0) == want;
+    }
+    /* A page never written is zero without reading (and allocating) it. */
+    bool written = mb_bit_test(blk->written, p);
+    const uint8_t *mem = blk->mem + p * SIM_PAGE_SIZE;
+    if (cls == TRACE_CLASS_ZERO)
+        return !written || mb_buffer_is_zero(mem, SIM_PAGE_SIZE);
+    sim_content_page(r->content, b, p, version, cls, expect);
+    return written ? memcmp(mem, expect, SIM_PAGE_SIZE) == 0
+                   : mb_buffer_is_zero(expect, SIM_PAGE_SIZE);
+}
+
+/* Verification regenerates every page, which for a large guest costs as much as the
+ * migration did: the pages are split into one contiguous range per core.  Each part
+ * reports its count and its first bad page, so the result is the same for any split. */
+typedef struct {
+    const SimReplay *r;
+    uint64_t from, to;   /* global page numbers, blocks concatenated */
+    uint64_t bad, first; /* first: global page of the first bad one */
+} VerifyPart;
+
+static gpointer verify_part(gpointer opaque)
+{
+    VerifyPart *v = opaque;
+    uint8_t *expect = g_malloc(SIM_PAGE_SIZE);
+    uint64_t base = 0;
+    for (unsigned b = 0; b < v->r->nblocks; b++) {
+        uint64_t n = v->r->blk[b].npages;
+        uint64_t lo = MAX(v->from, base), hi = MIN(v->to, base + n);
+        for (uint64_t g = lo; g < hi; g++)
+            if (!page_matches(v->r, b, g - base, expect) && v->bad++ == 0)
+                v->first = g;
+        base += n;
+    }
+    g_free(expect);
+    return NULL;
+}
+
 /* Compares every page of incoming memory with the content model at the cursor. */
 static bool sim_verify(MbGuest *gg, GError **err)
 {
     SimGuest *g = SG(gg);
     SimReplay *r = &g->rep;
-    uint8_t *expect = g_malloc(SIM_PAGE_SIZE);
-    uint64_t bad = 0, first_page = 0, checked = 0;
-    unsigned first_block = 0;
+    uint64_t bad = 0, first = UINT64_MAX, total = 0;
     bool ok;
 
     g_mutex_lock(&g->replay_lock);
@@ -228,47 +276,39 @@ static bool sim_verify(MbGuest *gg, GError **err)
         ok = true;
         goto out;
     }
-    for (unsigned b = 0; b < r->nblocks; b++) {
-        const SimBlock *blk = &r->blk[b];
-        for (uint64_t p = 0; p < blk->npages; p++) {
-            uint32_t version;
-            int cls = sim_replay_page_class(r, b, p, &version);
-            bool same;
-            if (r->model_mode) {
-                uint32_t want = 0;
-                if (cls != TRACE_CLASS_ZERO) {
-                    sim_content_page(r->content, b, p, version, cls, expect);
-                    want = sim_page_digest(expect);
-                }
-                same = (mb_bit_test(blk->written, p) ? blk->digest[p] : 0) == want;
-            } else {
-                /* A page never written is zero without reading (and allocating) it. */
-                bool written = mb_bit_test(blk->written, p);
-                const uint8_t *mem = blk->mem + p * SIM_PAGE_SIZE;
-                if (cls == TRACE_CLASS_ZERO) {
-                    same = !written || mb_buffer_is_zero(mem, SIM_PAGE_SIZE);
-                } else {
-                    sim_content_page(r->content, b, p, version, cls, expect);
-                    same = written ? memcmp(mem, expect, SIM_PAGE_SIZE) == 0
-                                   : mb_buffer_is_zero(expect, SIM_PAGE_SIZE);
-                }
-            }
-            checked++;
-            if (!same && bad++ == 0) {
-                first_block = b;
-                first_page = p;
-            }
-        }
+    for (unsigned b = 0; b < r->nblocks; b++)
+        total += r->blk[b].npages;
+    /* Threads only where it pays (a few thousand pages are checked in microseconds). */
+    unsigned nparts = total < (1u << 16) ? 1 : MIN(MAX(g_get_num_processors(), 1), 8);
+    VerifyPart parts[8];
+    GThread *threads[8] = { 0 };
+    for (unsigned i = 0; i < nparts; i++) {
+        parts[i] = (VerifyPart){ r, total * i / nparts, total * (i + 1) / nparts, 0, 0 };
+        if (i > 0)
+            threads[i] = g_thread_try_new("sim-verify", verify_part, &parts[i], NULL);
+        if (i > 0 && !threads[i])
+            verify_part(&parts[i]); /* no thread: check it here, same result */
+    }
+    verify_part(&parts[0]);
+    for (unsigned i = 0; i < nparts; i++) {
+        if (threads[i])
+            g_thread_join(threads[i]);
+        bad += parts[i].bad;
+        if (parts[i].bad && parts[i].first < first)
+            first = parts[i].first;
     }
     if (bad) {
+        unsigned fb = 0;
+        uint64_t fp = first;
+        while (fp >= r->blk[fb].npages)
+            fp -= r->blk[fb++].npages;
         uint32_t version;
-        int cls = sim_replay_page_class(r, first_block, first_page, &version);
+        int cls = sim_replay_page_class(r, fb, fp, &version);
         mb_error_set(err,
                      "sim: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " pages differ "
                      "from the source; first: block '%s' page %" G_GUINT64_FORMAT
                      " (expected %s content, version %u)",
-                     bad, checked, r->hdr.blocks[first_block].name, first_page,
-                     trace_class_name(cls), version);
+                     bad, total, r->hdr.blocks[fb].name, fp, trace_class_name(cls), version);
         ok = false;
     } else {
         /* Verified: from now on pages come from the model, like on a source. */
@@ -277,7 +317,6 @@ static bool sim_verify(MbGuest *gg, GError **err)
     }
 out:
     g_mutex_unlock(&g->replay_lock);
-    g_free(expect);
     return ok;
 }
 

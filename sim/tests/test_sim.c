@@ -681,6 +681,30 @@ static void test_store_model(void)
     mb_guest_free(dst);
 }
 
+/* Verification split across threads (guests of 64 Ki pages and more) finds the same
+ * count and the same first bad page. */
+static void test_store_verify_threads(void)
+{
+    const char *spec = "idle,size=512M,init=random,store=model";
+    MbGuest *src = guest(spec, false), *dst = guest(spec, true);
+    GError *err = NULL;
+    copy_pages(src, dst, NULL);
+    uint8_t *page = g_malloc0(SIM_PAGE_SIZE);
+    page[7] = 1;
+    g_assert_true(mb_guest_page_store(dst, 0, 120000, page));
+    g_assert_true(mb_guest_page_store(dst, 0, 100000, page));
+    g_assert_false(dst->ops->verify(dst, &err));
+    g_assert_nonnull(strstr(err->message, "2 of 131072 pages differ"));
+    g_assert_nonnull(strstr(err->message, "page 100000 "));
+    g_clear_error(&err);
+    copy_pages(src, dst, NULL);
+    g_assert_true(dst->ops->verify(dst, &err));
+    g_assert_no_error(err);
+    g_free(page);
+    mb_guest_free(src);
+    mb_guest_free(dst);
+}
+
 static uint64_t rss_kib(void)
 {
     char *text = NULL;
@@ -754,6 +778,7 @@ int main(int argc, char **argv)
     g_test_add_func("/sim/golden", test_golden);
     g_test_add_func("/sim/one-tib", test_one_tib);
     g_test_add_func("/sim/store/model", test_store_model);
+    g_test_add_func("/sim/store/verify-threads", test_store_verify_threads);
     g_test_add_func("/sim/store/zero-pages-free", test_store_zero_pages_free);
     g_test_add_func("/sim/store/does-not-fit", test_store_does_not_fit);
     return g_test_run();

@@ -116,6 +116,21 @@ static void test_error_class(void)
     g_assert_cmpstr(mb_error_class_name(MB_ERR_DEVICE_NOT_ACTIVE), ==, "DeviceNotActive");
 }
 
+/* The host figures the fail-early checks and the run reports rely on. */
+static void test_host_memory(void)
+{
+    uint64_t avail = mb_host_mem_available();
+    g_assert_cmpuint(avail, >, 16u << 20); /* any machine that runs the tests */
+    uint64_t before = mb_peak_rss();
+    g_assert_cmpuint(before, >, 0);
+    size_t n = 64u << 20;
+    volatile uint8_t *p = g_malloc(n);
+    for (size_t i = 0; i < n; i += 4096)
+        p[i] = 1;
+    g_assert_cmpuint(mb_peak_rss(), >=, before + n / 2);
+    g_free((void *)p);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -127,5 +142,6 @@ int main(int argc, char **argv)
     g_test_add_func("/util/zero", test_zero);
     g_test_add_func("/util/be", test_be);
     g_test_add_func("/util/error-class", test_error_class);
+    g_test_add_func("/util/host-memory", test_host_memory);
     return g_test_run();
 }

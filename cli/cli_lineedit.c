@@ -1,11 +1,11 @@
-/* qmp_lineedit: the line editor of `migbench qmp` (see qmp_lineedit.h).
+/* cli_lineedit: the line editor of `migbench qmp` (see cli_lineedit.h).
  *
  * The buffer holds UTF-8 bytes; the cursor is a byte offset that always sits on a
  * character boundary, and display positions count characters (each one column wide,
  * which is right for the ASCII that QMP commands are made of).  Every change redraws the
  * whole line with a few ANSI sequences (carriage return, erase to end of line, cursor
  * forward), which every terminal emulator understands. */
-#include "qmp_lineedit.h"
+#include "cli_lineedit.h"
 
 #include "mb_error.h"
 
@@ -19,14 +19,14 @@
 
 #define KEY_CTRL(c) ((c)&0x1f)
 
-struct QmpLineEdit {
+struct CliLineEdit {
     int in_fd, out_fd;
     bool raw;
     struct termios saved;
     char *prompt;
     GString *buf;
     size_t pos;  /* cursor, byte offset into buf */
-    bool hidden; /* prompt erased by qmp_lineedit_hide */
+    bool hidden; /* prompt erased by cli_lineedit_hide */
     /* escape sequence being received */
     char esc[16];
     size_t esc_len;
@@ -35,14 +35,14 @@ struct QmpLineEdit {
     guint hist_index; /* entry being shown; hist->len = the line being edited */
     char *hist_saved; /* the line being edited while browsing */
     /* completion */
-    QmpLeCompleteFn complete;
+    CliLeCompleteFn complete;
     void *complete_opaque;
     bool last_was_tab;
 };
 
-QmpLineEdit *qmp_lineedit_new(int in_fd, int out_fd)
+CliLineEdit *cli_lineedit_new(int in_fd, int out_fd)
 {
-    QmpLineEdit *le = g_new0(QmpLineEdit, 1);
+    CliLineEdit *le = g_new0(CliLineEdit, 1);
 
     le->in_fd = in_fd;
     le->out_fd = out_fd;
@@ -52,12 +52,12 @@ QmpLineEdit *qmp_lineedit_new(int in_fd, int out_fd)
     return le;
 }
 
-void qmp_lineedit_free(QmpLineEdit *le)
+void cli_lineedit_free(CliLineEdit *le)
 {
     if (!le)
         return;
     if (le->raw)
-        qmp_lineedit_set_raw(le, false, NULL);
+        cli_lineedit_set_raw(le, false, NULL);
     g_free(le->prompt);
     g_string_free(le->buf, TRUE);
     g_ptr_array_free(le->hist, TRUE);
@@ -65,7 +65,7 @@ void qmp_lineedit_free(QmpLineEdit *le)
     g_free(le);
 }
 
-bool qmp_lineedit_set_raw(QmpLineEdit *le, bool raw, GError **err)
+bool cli_lineedit_set_raw(CliLineEdit *le, bool raw, GError **err)
 {
     struct termios t;
 
@@ -94,7 +94,7 @@ bool qmp_lineedit_set_raw(QmpLineEdit *le, bool raw, GError **err)
     return true;
 }
 
-static void out(QmpLineEdit *le, const char *s, size_t n)
+static void out(CliLineEdit *le, const char *s, size_t n)
 {
     while (n) {
         ssize_t w = write(le->out_fd, s, n);
@@ -107,12 +107,12 @@ static void out(QmpLineEdit *le, const char *s, size_t n)
     }
 }
 
-static void outs(QmpLineEdit *le, const char *s)
+static void outs(CliLineEdit *le, const char *s)
 {
     out(le, s, strlen(s));
 }
 
-static size_t columns(QmpLineEdit *le)
+static size_t columns(CliLineEdit *le)
 {
     struct winsize ws;
 
@@ -150,7 +150,7 @@ static size_t skip_chars(const char *s, size_t len, size_t from, size_t n)
     return i;
 }
 
-static void refresh(QmpLineEdit *le)
+static void refresh(CliLineEdit *le)
 {
     size_t cols = columns(le), plen = chars(le->prompt, 0, strlen(le->prompt));
     size_t avail = cols > plen + 1 ? cols - plen - 1 : 1;
@@ -170,7 +170,7 @@ static void refresh(QmpLineEdit *le)
     le->hidden = false;
 }
 
-void qmp_lineedit_start(QmpLineEdit *le, const char *prompt)
+void cli_lineedit_start(CliLineEdit *le, const char *prompt)
 {
     g_free(le->prompt);
     le->prompt = g_strdup(prompt);
@@ -183,19 +183,19 @@ void qmp_lineedit_start(QmpLineEdit *le, const char *prompt)
     refresh(le);
 }
 
-void qmp_lineedit_hide(QmpLineEdit *le)
+void cli_lineedit_hide(CliLineEdit *le)
 {
     if (!le->hidden)
         outs(le, "\r\x1b[0K");
     le->hidden = true;
 }
 
-void qmp_lineedit_show(QmpLineEdit *le)
+void cli_lineedit_show(CliLineEdit *le)
 {
     refresh(le);
 }
 
-void qmp_lineedit_set_completion(QmpLineEdit *le, QmpLeCompleteFn fn, void *opaque)
+void cli_lineedit_set_completion(CliLineEdit *le, CliLeCompleteFn fn, void *opaque)
 {
     le->complete = fn;
     le->complete_opaque = opaque;
@@ -203,24 +203,24 @@ void qmp_lineedit_set_completion(QmpLineEdit *le, QmpLeCompleteFn fn, void *opaq
 
 /* ---- editing ---- */
 
-static void move_left(QmpLineEdit *le)
+static void move_left(CliLineEdit *le)
 {
     while (le->pos > 0 && is_cont((unsigned char)le->buf->str[--le->pos]))
         ;
 }
 
-static void move_right(QmpLineEdit *le)
+static void move_right(CliLineEdit *le)
 {
     le->pos = skip_chars(le->buf->str, le->buf->len, le->pos, 1);
 }
 
-static void delete_range(QmpLineEdit *le, size_t from, size_t to)
+static void delete_range(CliLineEdit *le, size_t from, size_t to)
 {
     g_string_erase(le->buf, (gssize)from, (gssize)(to - from));
     le->pos = from;
 }
 
-static size_t word_start(QmpLineEdit *le)
+static size_t word_start(CliLineEdit *le)
 {
     size_t i = le->pos;
 
@@ -231,7 +231,7 @@ static size_t word_start(QmpLineEdit *le)
     return i;
 }
 
-static size_t word_end(QmpLineEdit *le)
+static size_t word_end(CliLineEdit *le)
 {
     size_t i = le->pos;
 
@@ -242,7 +242,7 @@ static size_t word_end(QmpLineEdit *le)
     return i;
 }
 
-static void history_show(QmpLineEdit *le, int dir)
+static void history_show(CliLineEdit *le, int dir)
 {
     if (le->hist->len == 0)
         return;
@@ -261,7 +261,7 @@ static void history_show(QmpLineEdit *le, int dir)
     le->pos = le->buf->len;
 }
 
-static void complete(QmpLineEdit *le)
+static void complete(CliLineEdit *le)
 {
     size_t ws = word_start(le);
     char *word;
@@ -306,7 +306,7 @@ static void complete(QmpLineEdit *le)
 }
 
 /* Handles a complete escape sequence. */
-static void escape(QmpLineEdit *le)
+static void escape(CliLineEdit *le)
 {
     const char *e = le->esc;
     size_t n = le->esc_len;
@@ -344,7 +344,7 @@ static void escape(QmpLineEdit *le)
 }
 
 /* Collects escape sequence bytes; true once the sequence is complete. */
-static bool escape_byte(QmpLineEdit *le, unsigned char c)
+static bool escape_byte(CliLineEdit *le, unsigned char c)
 {
     le->esc[le->esc_len++] = (char)c;
     if (le->esc_len == 2)
@@ -358,7 +358,7 @@ static bool escape_byte(QmpLineEdit *le, unsigned char c)
     return false;
 }
 
-QmpLeResult qmp_lineedit_feed(QmpLineEdit *le, const char *bytes, size_t n, size_t *consumed,
+CliLeResult cli_lineedit_feed(CliLineEdit *le, const char *bytes, size_t n, size_t *consumed,
                               char **line)
 {
     *line = NULL;
@@ -382,7 +382,7 @@ QmpLeResult qmp_lineedit_feed(QmpLineEdit *le, const char *bytes, size_t n, size
             refresh(le);
             outs(le, "\r\n");
             *line = g_strdup(le->buf->str);
-            return QMP_LE_LINE;
+            return CLI_LE_LINE;
         case 0x1b:
             le->esc[0] = 0x1b;
             le->esc_len = 1;
@@ -391,11 +391,11 @@ QmpLeResult qmp_lineedit_feed(QmpLineEdit *le, const char *bytes, size_t n, size
             outs(le, "^C\r\n");
             g_string_truncate(le->buf, 0);
             le->pos = 0;
-            return QMP_LE_INTERRUPT;
+            return CLI_LE_INTERRUPT;
         case KEY_CTRL('D'):
             if (le->buf->len == 0) {
                 outs(le, "\r\n");
-                return QMP_LE_EOF;
+                return CLI_LE_EOF;
             }
             if (le->pos < le->buf->len)
                 delete_range(le, le->pos, skip_chars(le->buf->str, le->buf->len, le->pos, 1));
@@ -435,29 +435,29 @@ QmpLeResult qmp_lineedit_feed(QmpLineEdit *le, const char *bytes, size_t n, size
         refresh(le);
     }
     *consumed = n;
-    return QMP_LE_MORE;
+    return CLI_LE_MORE;
 }
 
 /* ---- history ---- */
 
-void qmp_lineedit_history_add(QmpLineEdit *le, const char *line)
+void cli_lineedit_history_add(CliLineEdit *le, const char *line)
 {
     if (!*line || strchr(line, '\n'))
         return;
     if (le->hist->len && !strcmp(g_ptr_array_index(le->hist, le->hist->len - 1), line))
         return;
     g_ptr_array_add(le->hist, g_strdup(line));
-    if (le->hist->len > QMP_LE_HISTORY_MAX)
+    if (le->hist->len > CLI_LE_HISTORY_MAX)
         g_ptr_array_remove_index(le->hist, 0);
     le->hist_index = le->hist->len;
 }
 
-unsigned qmp_lineedit_history_len(QmpLineEdit *le)
+unsigned cli_lineedit_history_len(CliLineEdit *le)
 {
     return le->hist->len;
 }
 
-bool qmp_lineedit_history_load(QmpLineEdit *le, const char *path, GError **err)
+bool cli_lineedit_history_load(CliLineEdit *le, const char *path, GError **err)
 {
     gchar *text;
     gchar **lines;
@@ -474,13 +474,13 @@ bool qmp_lineedit_history_load(QmpLineEdit *le, const char *path, GError **err)
     }
     lines = g_strsplit(text, "\n", -1);
     for (gchar **l = lines; *l; l++)
-        qmp_lineedit_history_add(le, *l);
+        cli_lineedit_history_add(le, *l);
     g_strfreev(lines);
     g_free(text);
     return true;
 }
 
-bool qmp_lineedit_history_save(QmpLineEdit *le, const char *path, GError **err)
+bool cli_lineedit_history_save(CliLineEdit *le, const char *path, GError **err)
 {
     GString *s = g_string_new(NULL);
     GError *local = NULL;
