@@ -138,6 +138,16 @@ static gchar *line_key(const SweepRow *row, GPtrArray *swept, const char *param)
  * of the converged points; every point that did not converge is a red cross at its value. */
 static void plot_param(Report *r, const char *guest, GPtrArray *swept, const char *param, size_t m)
 {
+    guint have = 0;
+    for (guint i = 0; i < r->rows->len; i++) {
+        SweepRow *row = r->rows->pdata[i];
+        double x, y;
+        have += !strcmp(row->guest, guest) && value_number(member(row->params, param), &x) &&
+                sweep_row_metric(row, plotted[m].metric, &y);
+    }
+    if (!have)
+        return; /* this guest was not swept over `param` (e.g. a lone run report) */
+
     GString *cmd = g_string_new(NULL), *data = g_string_new(NULL), *nc = g_string_new(NULL);
     GPtrArray *keys = g_ptr_array_new_with_free_func(g_free);
     guint n_nc = 0;
