@@ -22,15 +22,9 @@ pytestmark = [pytest.mark.migbench_only("migbench's tuning tools"),
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
-SPEC = {
-    "name": "ci-24",
-    "guests": ["sim:uniform,size=64M,rate=2M,init=random,mix=random",
-               "sim:hotspot,size=64M,rate=4M"],
-    "capabilities": [{}, {"xbzrle": True}],
-    "parameters": {"max-bandwidth": ["4M", "8M", "16M"]},
-    "seeds": [1, 2],
-    "options": {"max-passes": 20},
-}
+# The sweep of CI, shared with scripts/test-slurm.sh (the same points through Slurm).
+with open(os.path.join(FIXTURES, "sweep-ci-24.json")) as _f:
+    SPEC = json.load(_f)
 
 
 def mb(target, *args, timeout=600, cwd=None):
