@@ -50,6 +50,8 @@ json_object *run_report_build(json_object *settings, json_object *src, json_obje
     copy(r, qm, "xbzrle-cache", "xbzrle-cache");
     copy(r, qm, "compression", "compression");
     copy(r, src, "passes", "passes");
+    copy(r, src, "timeline", "timeline");
+    copy(r, src, "scenario-errors", "scenario-errors");
     copy(r, src, "guest-info", "guest-info");
     json_object *d = json_object_new_object();
     if (dst) {
@@ -144,6 +146,10 @@ void run_report_print(FILE *out, json_object *report)
                 num(s, "max-passes"), num(s, "max-time-ms"));
     if (get(r, "error-desc"))
         fprintf(out, "  error           %s\n", json_object_get_string(get(r, "error-desc")));
+    json_object *serr = get(r, "scenario-errors");
+    for (size_t i = 0; serr && i < json_object_array_length(serr); i++)
+        fprintf(out, "  scenario error  %s\n",
+                json_object_get_string(json_object_array_get_idx(serr, i)));
     if (get(r, "total-time-ms")) {
         fprintf(out, "  total time      %s (setup %s, downtime %s)\n",
                 mb_fmt_duration(a, sizeof(a), num(r, "total-time-ms") * 1000000),

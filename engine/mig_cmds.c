@@ -2,11 +2,15 @@
  *
  * Arguments arrive validated by the schema.  Each handler checks QEMU's preconditions in
  * QEMU's order with QEMU's texts, then hands the work to the source or destination side. */
+#include "mig_cmds.h"
 #include "mb_util.h"
-#include "mig_internal.h"
-#include "mig_report.h"
+#include "mig_dest.h"
+#include "mig_outgoing.h"
+#include "mig_query.h"
 #include "mig_scenario.h"
-#include "mig_stream.h"
+#include "mig_settings.h"
+#include "mig_source.h"
+#include "mig_savevm.h"
 
 #include <fcntl.h>
 
@@ -27,7 +31,7 @@ static json_object *cmd_query_migrate(QmpRequest *req, json_object *args, GError
 
 static bool out_is_busy(MigEngine *e)
 {
-    MigStatus s = (MigStatus)atomic_load(&e->out.state);
+    MigStatus s = mig_out_state(e);
     return e->v5 ? mig_status_is_running(s) : mig_status_is_setup_or_active_v4(s);
 }
 
@@ -51,30 +55,6 @@ static json_object *cmd_query_caps(QmpRequest *req, json_object *args, GError **
     return mig_caps_query(&((MigEngine *)op)->caps);
 }
 
-bool mig_apply_params(MigEngine *e, json_object *params, GError **err)
-{
-    bool changed[MP__MAX] = { 0 };
-
-    if (!mig_params_set(&e->params, params, changed, err))
-        return false;
-    g_mutex_lock(&e->out.lock);
-    MigStatus s = (MigStatus)atomic_load(&e->out.state);
-    if (e->out.file) {
-        /* The rate limit changes at once, for the phase the migration is in. */
-        if (changed[MP_MAX_BANDWIDTH] && !mig_status_in_postcopy(s))
-            mig_file_set_rate_limit(e->out.file, mig_params_num(&e->params, MP_MAX_BANDWIDTH) / 10);
-        /* The running migration resizes its XBZRLE cache at its next step (QEMU 4.0/5.0
-         * never resized a live cache; docs/quirks.md). */
-        if (changed[MP_XBZRLE_CACHE_SIZE])
-            atomic_store(&e->out.xbzrle_resize, mig_params_num(&e->params, MP_XBZRLE_CACHE_SIZE));
-        if (changed[MP_MAX_POSTCOPY_BANDWIDTH] && mig_status_in_postcopy(s))
-            mig_file_set_rate_limit(e->out.file,
-                                    mig_params_num(&e->params, MP_MAX_POSTCOPY_BANDWIDTH) / 10);
-    }
-    g_mutex_unlock(&e->out.lock);
-    return true;
-}
-
 static json_object *cmd_set_params(QmpRequest *req, json_object *args, GError **err, void *op)
 {
     mig_apply_params(op, args, err);
@@ -84,21 +64,6 @@ static json_object *cmd_set_params(QmpRequest *req, json_object *args, GError **
 static json_object *cmd_query_params(QmpRequest *req, json_object *args, GError **err, void *op)
 {
     return mig_params_query(&((MigEngine *)op)->params);
-}
-
-/* Sets one parameter as if migrate-set-parameters had been called with it (borrows
- * value).  An int given for a 'size' parameter wraps, as the schema layer would do. */
-bool mig_apply_one_param(MigEngine *e, const char *name, json_object *value, GError **err)
-{
-    json_object *p = json_object_new_object();
-    int64_t n = json_object_get_int64(value);
-    bool is_size = !strcmp(name, "xbzrle-cache-size");
-
-    json_object_object_add(
-        p, name, is_size && n < 0 ? json_object_new_uint64((uint64_t)n) : json_object_get(value));
-    bool ok = mig_apply_params(e, p, err);
-    json_object_put(p);
-    return ok;
 }
 
 static void set_one(MigEngine *e, const char *name, json_object *value, GError **err)
@@ -149,39 +114,26 @@ static json_object *cmd_start_postcopy(QmpRequest *req, json_object *args, GErro
                           "migration");
         return NULL;
     }
-    if (atomic_load(&e->out.state) == MIG_NONE) {
+    if (mig_out_state(e) == MIG_NONE) {
         mb_error_set(err, "Postcopy must be started after migration has been started");
         return NULL;
     }
-    /* Never pretend: QEMU would switch to postcopy at the next iteration, migbench would
-     * silently stay in precopy.  Until postcopy is built the request is refused, after
-     * QEMU's own precondition errors so those stay testable. */
-    if (!MIG_POSTCOPY_BUILT) {
-        mb_error_set(err, "Postcopy is not supported by this migbench build yet; the "
-                          "migration continues in precopy");
-        return NULL;
-    }
-    /* Only a flag: succeeding after the end is QEMU's choice (refusing would race). */
-    atomic_store(&e->out.start_postcopy, true);
+    /* Only a flag: succeeding after the end is QEMU's choice (refusing would race).  Until
+     * postcopy is built the request is refused there, after QEMU's own precondition errors
+     * so those stay testable. */
+    mig_out_request_postcopy(e, err);
     return NULL;
 }
 
 static json_object *cmd_cancel(QmpRequest *req, json_object *args, GError **err, void *op)
 {
-    mig_source_cancel(op);
+    mig_out_cancel(op);
     return NULL;
 }
 
 static json_object *cmd_continue(QmpRequest *req, json_object *args, GError **err, void *op)
 {
-    MigEngine *e = op;
-    MigStatus s = (MigStatus)atomic_load(&e->out.state);
-
-    if (strcmp(json_object_get_string(ARG("state")), mig_status_name(s))) {
-        mb_error_set(err, "Migration not in expected state: %s", mig_status_name(s));
-        return NULL;
-    }
-    mig_sem_post(&e->out.pause_sem);
+    mig_out_continue(op, json_object_get_string(ARG("state")), err);
     return NULL;
 }
 
@@ -254,7 +206,7 @@ static json_object *cmd_migrate_recover(QmpRequest *req, json_object *args, GErr
 static json_object *cmd_migrate_pause(QmpRequest *req, json_object *args, GError **err, void *op)
 {
     MigEngine *e = op;
-    if (atomic_load(&e->out.state) == MIG_POSTCOPY_ACTIVE ||
+    if (mig_out_state(e) == MIG_POSTCOPY_ACTIVE ||
         atomic_load(&e->in.state) == MIG_POSTCOPY_ACTIVE) {
         mb_error_set(err, "Failed to pause source migration");
         return NULL;
@@ -263,31 +215,13 @@ static json_object *cmd_migrate_pause(QmpRequest *req, json_object *args, GError
     return NULL;
 }
 
-void mig_block_options_undo(MigEngine *e)
-{
-    json_object *caps = json_object_new_array();
-    json_object *item = json_object_new_object();
-    MigCapsCheckCtx ctx = { .v5 = e->v5, .postcopy_host = MIG_POSTCOPY_BUILT };
-
-    json_object_object_add(item, "capability",
-                           json_object_new_string(mig_caps_name(&e->caps, MIG_CAP_BLOCK)));
-    json_object_object_add(item, "state", json_object_new_boolean(false));
-    json_object_array_add(caps, item);
-    mig_caps_set(&e->caps, caps, &ctx, NULL);
-    json_object_put(caps);
-    json_object *p = json_object_new_object();
-    json_object_object_add(p, "block-incremental", json_object_new_boolean(false));
-    mig_params_set(&e->params, p, NULL, NULL);
-    json_object_put(p);
-}
-
 /* QEMU's migrate_prepare minus the URI: preconditions, then migrate_init. */
 static bool migrate_prepare(MigEngine *e, json_object *args, GError **err)
 {
     bool blk = arg_bool(args, "blk"), inc = arg_bool(args, "inc");
 
     if (arg_bool(args, "resume")) {
-        if (atomic_load(&e->out.state) != MIG_POSTCOPY_PAUSED) {
+        if (mig_out_state(e) != MIG_POSTCOPY_PAUSED) {
             mb_error_set(err, "Cannot resume if there is no paused migration");
             return false;
         }
@@ -298,7 +232,7 @@ static bool migrate_prepare(MigEngine *e, json_object *args, GError **err)
         mb_error_set(err, "Postcopy recovery is not supported by this migbench build yet");
         return false;
     }
-    MigStatus s = (MigStatus)atomic_load(&e->out.state);
+    MigStatus s = mig_out_state(e);
     if (e->v5 ? mig_status_is_running(s)
               : (mig_status_is_setup_or_active_v4(s) || s == MIG_CANCELLING || s == MIG_COLO)) {
         mb_error_set(err, "There's a migration process in progress");
@@ -324,7 +258,7 @@ static bool migrate_prepare(MigEngine *e, json_object *args, GError **err)
         json_object_put(caps);
         if (!ok)
             return false;
-        e->out.must_remove_block_options = true;
+        mig_out_note_block_options(e);
     }
     if (inc) {
         json_object *p = json_object_new_object();
@@ -333,44 +267,11 @@ static bool migrate_prepare(MigEngine *e, json_object *args, GError **err)
         json_object_put(p);
     }
 
-    /* migrate_init: every per-migration figure starts afresh (RAM counters only in 5.0;
-     * xbzrle/compression counters never). */
+    /* migrate_init: every per-migration figure starts afresh (mig_out_begin). */
     mig_source_join(e);
-    g_mutex_lock(&e->out.lock);
-    atomic_store(&e->out.state, MIG_NONE);
-    g_clear_error(&e->out.error);
-    MigCounters keep = e->out.live;
-    memset(&e->out.pub, 0, sizeof(e->out.pub));
-    memset(&e->out.live, 0, sizeof(e->out.live));
-    if (!e->v5) {
-        e->out.live = keep;
-    } else {
-        e->out.live.xbzrle_bytes = keep.xbzrle_bytes;
-        e->out.live.xbzrle_pages = keep.xbzrle_pages;
-        e->out.live.xbzrle_cache_miss = keep.xbzrle_cache_miss;
-        e->out.live.xbzrle_overflow = keep.xbzrle_overflow;
-        e->out.live.xbzrle_cache_miss_rate = keep.xbzrle_cache_miss_rate;
-        e->out.live.compress_pages = keep.compress_pages;
-        e->out.live.compress_busy = keep.compress_busy;
-        e->out.live.compress_size = keep.compress_size;
-        e->out.live.compress_busy_rate = keep.compress_busy_rate;
-        e->out.live.compress_rate = keep.compress_rate;
-    }
-    e->out.pub.c = e->out.live;
-    e->out.pub.total = mb_guest_ram_size(e->guest);
-    e->out.vm_was_running = false;
-    atomic_store(&e->out.start_postcopy, false);
-    g_mutex_unlock(&e->out.lock);
-    mig_report_reset(e);
     if (e->scenario)
         mig_scenario_rearm(e->scenario);
-    mig_set_state(e, &e->out.state, MIG_NONE, MIG_SETUP);
-    e->out.start_time = mb_guest_now(e->guest) / 1000000;
-    e->out.wall_start = mb_monotonic_ns();
-    e->out.wall_end = 0;
-    g_mutex_lock(&e->out.lock);
-    e->out.pub.now_ms = e->out.start_time;
-    g_mutex_unlock(&e->out.lock);
+    mig_out_begin(e);
     return true;
 }
 
@@ -378,11 +279,9 @@ static bool migrate_prepare(MigEngine *e, json_object *args, GError **err)
 static void fd_error(MigEngine *e, const GError *cause, GError **err)
 {
     mig_out_set_error(e, cause);
-    mig_set_state(e, &e->out.state, MIG_SETUP, MIG_FAILED);
-    if (e->out.must_remove_block_options) {
-        e->out.must_remove_block_options = false;
+    mig_out_set_state(e, MIG_SETUP, MIG_FAILED);
+    if (mig_out_take_block_options(e))
         mig_block_options_undo(e);
-    }
     g_propagate_error(err, g_error_copy(cause));
 }
 
@@ -394,31 +293,34 @@ static json_object *cmd_migrate(QmpRequest *req, json_object *args, GError **err
 
     if (!migrate_prepare(e, args, err))
         return NULL;
-    chan_uri_clear(&e->out.uri);
-    if (!chan_uri_parse(uri, &e->out.uri, &local)) {
+    ChanUri u = { 0 };
+    Chan *pending = NULL;
+    bool parsed = chan_uri_parse(uri, &u, &local);
+    mig_out_set_target(e, &u);
+    if (!parsed) {
         fd_error(e, local, err);
         g_error_free(local);
         return NULL;
     }
-    switch (e->out.uri.scheme) {
+    const ChanUri *target = mig_out_uri(e);
+    switch (target->scheme) {
     case CHAN_TCP:
     case CHAN_UNIX: break; /* connected by the migration thread, like QEMU's async connect */
-    case CHAN_EXEC: e->out.pending_chan = chan_spawn(e->out.uri.cmd, true, &local); break;
+    case CHAN_EXEC: pending = chan_spawn(target->cmd, true, &local); break;
     case CHAN_FD: {
-        int fd = qmp_request_take_fd(req, e->out.uri.fdname, &local);
+        int fd = qmp_request_take_fd(req, target->fdname, &local);
         if (fd >= 0)
-            e->out.pending_chan = chan_new_fd(fd, uri);
+            pending = chan_new_fd(fd, uri);
         break;
     }
     default:
         mb_error_set(err, "Parameter 'uri' expects a valid migration protocol");
-        mig_set_state(e, &e->out.state, MIG_SETUP, MIG_FAILED);
-        if (e->out.must_remove_block_options) {
-            e->out.must_remove_block_options = false;
+        mig_out_set_state(e, MIG_SETUP, MIG_FAILED);
+        if (mig_out_take_block_options(e))
             mig_block_options_undo(e);
-        }
         return NULL;
     }
+    mig_out_set_pending_chan(e, pending);
     if (local) {
         fd_error(e, local, err);
         g_error_free(local);

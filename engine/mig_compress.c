@@ -2,7 +2,7 @@
 #include "mig_compress.h"
 #include "mb_error.h"
 #include "mb_util.h"
-#include "mig_stream.h"
+#include "mig_wire.h"
 
 #include <string.h>
 #include <zlib.h>

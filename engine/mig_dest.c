@@ -5,11 +5,13 @@
  * loads the stream into the guest, verifies every page, then restores the run state and
  * reports completed.  A failed load leaves the vm up in 'failed' with an error-desc naming
  * what and where (QEMU exits instead; --incoming-exit-on-error restores that). */
+#include "mig_dest.h"
 #include "mb_util.h"
 #include "mig_announce.h"
 #include "mig_multifd.h"
 #include "mig_report.h"
-#include "mig_stream.h"
+#include "mig_settings.h"
+#include "mig_loadvm.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,9 @@
 /* mig_internal: the engine's private structures, shared by the engine's files only.
  *
+ * Types only: the functions of each engine file are declared in that file's own header
+ * (mig_source.h, mig_outgoing.h, ...), so that including this header never makes a file
+ * depend on the whole engine (scripts/check-layering.py, docs/architecture.md).
+ *
  * Ownership: one MigEngine per vm process owns capabilities, parameters, run state, one
  * outgoing (source) side and one incoming (destination) side.  The source and destination
  * sides each run their own thread while a migration is under way; QMP handlers run on the
@@ -13,9 +17,11 @@
 #include "mb_error.h"
 #include "mig.h"
 #include "mig_caps.h"
+#include "mig_counters.h"
 #include "mig_file.h"
 #include "mig_params.h"
 #include "mig_runstate.h"
+#include "mig_sem.h"
 #include "mig_state.h"
 #include "qmp.h"
 #include "schema.h"
@@ -23,30 +29,6 @@
 #include <glib.h>
 #include <json-c/json.h>
 #include <stdatomic.h>
-
-/* A counting semaphore (QEMU's QemuSemaphore) for pause-before-switchover. */
-typedef struct {
-    GMutex lock;
-    GCond cond;
-    int count;
-} MigSem;
-
-void mig_sem_init(MigSem *s);
-void mig_sem_clear(MigSem *s);
-void mig_sem_post(MigSem *s);
-void mig_sem_wait(MigSem *s);
-/* Takes a post if one is pending; never blocks. */
-bool mig_sem_trywait(MigSem *s);
-
-/* QEMU's ram_counters, xbzrle_counters and compression_counters. */
-typedef struct {
-    uint64_t transferred, duplicate, normal, dirty_sync_count, postcopy_requests;
-    uint64_t multifd_bytes, dirty_pages_rate, remaining;
-    uint64_t xbzrle_bytes, xbzrle_pages, xbzrle_cache_miss, xbzrle_overflow;
-    double xbzrle_cache_miss_rate;
-    uint64_t compress_pages, compress_busy, compress_size;
-    double compress_busy_rate, compress_rate;
-} MigCounters;
 
 /* What query-migrate shows of the source side, published by the migration thread. */
 typedef struct {
@@ -64,29 +46,60 @@ typedef struct {
     int64_t now_ms; /* guest clock at publication (total-time while running) */
 } MigPublished;
 
+/* One dirty-bitmap sync (pass) of the source, in guest time (for reports). */
+typedef struct {
+    uint64_t pass;
+    int64_t time_ms;          /* since migrate */
+    uint64_t transferred;     /* ram.transferred at the sync */
+    uint64_t remaining;       /* dirty bytes after the sync */
+    uint64_t new_dirty_pages; /* pages newly dirtied since the previous sync */
+    uint64_t dirty_pages_rate;
+    int throttle_pct;
+} MigPassRecord;
+
+/* One point of the source's timeline, taken at the end of each >= 100 ms rate-limit
+ * window of guest time (QEMU's bandwidth window), for reports and plots. */
+typedef struct {
+    int64_t time_ms;      /* since migrate */
+    uint64_t transferred; /* ram.transferred */
+    uint64_t remaining;   /* ram.remaining */
+    double mbps;          /* bandwidth over the window */
+    uint64_t dirty_rate;  /* bytes/s: dirty-pages-rate x page size */
+    int throttle_pct;     /* cpu-throttle-percentage */
+    uint64_t pass;        /* the pass in progress (dirty-sync-count) */
+} MigSample;
+
+/* The outgoing (source) side of the vm: what outlives one migration thread and what
+ * query-migrate, cancel and the command handlers share with it.
+ *
+ * One owner: mig_outgoing.c.  Every field is written there only (and read there or through
+ * its functions, mig_outgoing.h), so the rules below are enforced in one file:
+ *   state              CAS transitions (mig_out_set_state) from the command handlers before
+ *                      the thread starts, from the migration thread, and from cancel.
+ *   lock               guards error, file, multifd, pub, passes; events that announce a
+ *                      publication are emitted under it (mig_out_publish).
+ *   live               incremented in place by the migration thread's RAM saver (through
+ *                      mig_out_live) while it runs; reset only by mig_out_begin.
+ *   everything else    written by the functions of mig_outgoing.h named after it. */
 typedef struct MigOutgoing {
     _Atomic int state;
-    GThread *thread;
-    GMutex lock;           /* error, chan/file pointers, published stats */
-    GCond wake;            /* wakes cancellable waits (rate limiter, pacing) */
-    struct MigSource *src; /* the running thread's state, NULL when idle */
-    GError *error;         /* QEMU's s->error: shown as error-desc when failed */
-    MigFile *file;         /* to_dst_file while the thread runs */
-    Chan *pending_chan;    /* connected synchronously (exec, fd) before the thread starts */
+    GMutex lock;        /* error, file/multifd pointers, published stats, passes, samples */
+    GCond wake;         /* wakes cancellable waits (rate limiter, pacing) */
+    GError *error;      /* QEMU's s->error: shown as error-desc when failed */
+    MigFile *file;      /* to_dst_file while the thread runs */
+    Chan *pending_chan; /* connected synchronously (exec, fd) before the thread starts */
     ChanUri uri;
     MigPublished pub;
     int64_t start_time;           /* guest clock, ms */
     int64_t wall_start, wall_end; /* monotonic ns of migrate and of the end (reports only) */
-    bool vm_was_running;
     bool must_remove_block_options;
     MigSem pause_sem;
     atomic_bool start_postcopy;
     _Atomic uint64_t xbzrle_resize; /* new cache size for the running migration, or 0 */
-    /* Owned by the migration thread while it runs. */
     MigCounters live;
-    struct MigRam *ram;
-    struct MigMultifdSend *multifd; /* guarded by lock: cancel shuts its channels down */
-    GArray *passes;                 /* MigPassRecord, guarded by lock */
+    struct MigMultifdSend *multifd; /* cancel shuts its channels down */
+    GArray *passes;                 /* MigPassRecord */
+    GArray *samples;                /* MigSample (the timeline) */
 } MigOutgoing;
 
 typedef struct MigIncoming {
@@ -126,6 +139,7 @@ struct MigEngine {
     bool autostart;
 
     struct MigScenario *scenario; /* --scenario, or NULL */
+    GThread *source_thread;       /* mig_source.c: the running or finished migration thread */
     const char **block_names;     /* the guest's RAM block names and sizes, by index */
     uint64_t *block_sizes;
     MigOutgoing out;
@@ -136,38 +150,5 @@ static inline bool mig_cap(MigEngine *e, MigCap cap)
 {
     return mig_caps_get(&e->caps, cap);
 }
-
-/* mig_error: sets the sticky source-side error (first one wins, QEMU's migrate_set_error). */
-void mig_out_set_error(MigEngine *e, const GError *err);
-void mig_in_set_error(MigEngine *e, const GError *err);
-
-/* mig_engine.c: the multifd settings of this vm (parameters, UUID, RAM blocks). */
-struct MigMultifdConfig;
-void mig_multifd_config(MigEngine *e, struct MigMultifdConfig *cfg);
-
-/* mig_cmds.c: undoes blk/inc options of `migrate` when the migration ends. */
-void mig_block_options_undo(MigEngine *e);
-
-/* mig_cmds.c: migrate-set-parameters semantics (validated args) with live effects. */
-bool mig_apply_params(MigEngine *e, json_object *params, GError **err);
-bool mig_apply_one_param(MigEngine *e, const char *name, json_object *value, GError **err);
-
-/* mig_source.c */
-bool mig_source_start(MigEngine *e, GError **err);
-void mig_source_cancel(MigEngine *e);
-void mig_source_join(MigEngine *e);
-
-/* mig_dest.c */
-bool mig_dest_start(MigEngine *e, const char *uri, int fd, GError **err);
-void mig_dest_stop(MigEngine *e);
-
-/* mig_query.c */
-/* The MigrationInfo QEMU's query-migrate returns.  With `req` (a QMP request), the events
- * announcing what the reply shows reach the client before the reply (and no later event
- * does): the mark is taken under the lock the source publishes and announces under. */
-json_object *mig_query_migrate(MigEngine *e, QmpRequest *req);
-
-/* mig_cmds.c */
-void mig_cmds_register(MigEngine *e);
 
 #endif

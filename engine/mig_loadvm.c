@@ -2,8 +2,9 @@
  * qemu_loadvm_state): header, configuration, commands, sections with footers, device
  * state, EOF.  Every failure names what was wrong and the stream offset where it was. */
 #include "mb_util.h"
-#include "mig_ram.h"
-#include "mig_stream.h"
+#include "mig_ram_load.h"
+#include "mig_loadvm.h"
+#include "mig_savevm.h"
 
 #include <string.h>
 

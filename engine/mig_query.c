@@ -1,6 +1,7 @@
 /* mig_query: the query-migrate reply (QEMU's fill_destination_migration_info and
  * fill_source_migration_info): which members appear in which state, and their values. */
-#include "mig_internal.h"
+#include "mig_query.h"
+#include "mig_outgoing.h"
 
 static void add_int(json_object *o, const char *k, int64_t v)
 {
@@ -58,7 +59,8 @@ static json_object *compression_info(const MigCounters *c)
 }
 
 /* QEMU's populate_time_info + populate_ram_info. */
-static void source_details(MigEngine *e, json_object *info, const MigPublished *p, MigStatus state)
+static void source_details(MigEngine *e, json_object *info, const MigPublished *p, MigStatus state,
+                           int64_t start_time)
 {
     bool completed = state == MIG_COMPLETED;
 
@@ -67,7 +69,7 @@ static void source_details(MigEngine *e, json_object *info, const MigPublished *
         add_int(info, "total-time", p->total_time);
         add_int(info, "downtime", p->downtime);
     } else {
-        add_int(info, "total-time", p->now_ms - e->out.start_time);
+        add_int(info, "total-time", p->now_ms - start_time);
         add_int(info, "expected-downtime", p->expected_downtime);
     }
     json_object_object_add(info, "ram", ram_info(p, completed));
@@ -87,13 +89,11 @@ json_object *mig_query_migrate(MigEngine *e, QmpRequest *req)
      * migration thread publishes a pass and emits MIGRATION_PASS under this lock).  The
      * destination part is read after the mark, so it is at least as new as any event the
      * client will have seen before the reply. */
-    g_mutex_lock(&e->out.lock);
-    if (req)
-        qmp_request_mark_events(req);
-    MigStatus state = (MigStatus)atomic_load(&e->out.state);
-    MigPublished p = e->out.pub;
-    gchar *error_desc = e->out.error ? g_strdup(e->out.error->message) : NULL;
-    g_mutex_unlock(&e->out.lock);
+    MigOutSnapshot snap;
+    mig_out_snapshot(e, req, &snap);
+    MigStatus state = snap.state;
+    MigPublished p = snap.pub;
+    gchar *error_desc = snap.error_desc;
 
     /* Destination part; the source overwrites status when it has one. */
     g_mutex_lock(&e->in.lock);
@@ -124,7 +124,7 @@ json_object *mig_query_migrate(MigEngine *e, QmpRequest *req)
     case MIG_POSTCOPY_RECOVER:
     case MIG_COMPLETED:
         /* Cancelling during setup has no RAM state yet; QEMU would show zeros. */
-        source_details(e, info, &p, state);
+        source_details(e, info, &p, state, snap.start_time);
         break;
     case MIG_FAILED:
         if (error_desc)

@@ -2,39 +2,103 @@
  *
  * Keeps one migration bitmap per RAM block, finds dirty pages in QEMU's scan order (bulk
  * stage first, then resuming where the previous round stopped), sends each target page as
- * a zero, full (or later xbzrle/compressed/multifd) record, syncs the guest's dirty log
- * and keeps QEMU's counters: transferred, duplicate, normal, dirty-sync-count,
- * dirty-pages-rate, and the auto-converge trigger. */
+ * a zero, full (or xbzrle/compressed/multifd) record, syncs the guest's dirty log and keeps
+ * QEMU's counters: transferred, duplicate, normal, dirty-sync-count, dirty-pages-rate, and
+ * the auto-converge trigger.
+ *
+ * RAM saving is driven: a thread (mig_source.c, or a unit test) calls setup, iterate and
+ * complete, and RAM saving asks that driver for everything outside page sending through
+ * the MigRamOps table below (rate-limit waits, guest time, link accounting, publication,
+ * pass boundaries, throttling), in the style of SQLite's VFS or libuv's callbacks.  It sees
+ * no engine structure, emits no event and runs no scenario itself: those belong to the
+ * driver, which learns of each point through a callback (docs/architecture.md, layers). */
 #ifndef MIG_RAM_H
 #define MIG_RAM_H
 
-#include "mig_internal.h"
+#include "guest.h"
+#include "mig_caps.h"
+#include "mig_counters.h"
+#include "mig_file.h"
+#include "mig_params.h"
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 typedef struct MigRam MigRam;
+typedef struct MigMultifdSend MigMultifdSend;
 
-/* `f` is the outgoing stream; counters go to e->out.live. */
-MigRam *mig_ram_new(MigEngine *e, MigFile *f);
+/* A pass boundary (QEMU's migration_bitmap_sync), as RAM saving tells its driver. */
+typedef struct {
+    uint64_t pass;            /* dirty-sync-count after this sync (1 for the first) */
+    int64_t time_ms;          /* guest clock at the end of the sync, ms */
+    uint64_t new_dirty_pages; /* pages newly dirtied since the previous sync */
+    int throttle_pct;         /* auto-converge throttle in force (0 = none) */
+} MigRamPass;
+
+/* What RAM saving needs from its driver.  Every method is called on the thread that called
+ * into RAM saving (mig_ram_save_*), with `opaque` from MigRamConfig; none may call back into
+ * the same MigRam except where a method says so.  All are required (non-NULL). */
+typedef struct MigRamOps {
+    /* Between two target pages (QEMU's migration_rate_limit): the driver updates its
+     * bandwidth window, may run time-based actions and apply a live XBZRLE resize
+     * (mig_ram_xbzrle_resize is allowed here), and waits for the next window while the
+     * stream's rate limit is used up.  Called once per target page sent, including during
+     * completion (where the stream is unlimited). */
+    void (*rate_limit)(void *opaque);
+    /* Lets guest time pass until t_ns (>= now): compression threads are busy until then. */
+    void (*wait_until)(void *opaque, int64_t t_ns);
+    /* `bytes` left through the multifd channels (not the main stream) and must be charged to
+     * the link like stream bytes are. */
+    void (*charge_link)(void *opaque, size_t bytes);
+    /* The counters changed enough to be shown (end of an iterate round): publish them. */
+    void (*publish)(void *opaque);
+    /* A pass boundary: the dirty log was synced and the counters (dirty_sync_count,
+     * remaining, dirty_pages_rate) are updated.  The driver records, publishes and announces
+     * it; it may change parameters, stop or cancel, but must not call into this MigRam. */
+    void (*pass)(void *opaque, const MigRamPass *p);
+    /* Auto-converge decided that the guest must be throttled to `pct` percent (1..99). */
+    void (*throttle)(void *opaque, int pct);
+} MigRamOps;
+
+typedef struct {
+    MbGuest *guest;        /* borrowed; its dirty log is started by setup, stopped by free */
+    MigFile *file;         /* the outgoing stream (borrowed) */
+    MigCounters *counters; /* incremented in place (borrowed) */
+    const MigCaps *caps;   /* read live (borrowed) */
+    MigParams *params;     /* read live (locked reads): throttle, xbzrle, compress */
+    bool v5;               /* QEMU 4.2+/5.0 rules (multifd bytes count against the limit...) */
+    const MigRamOps *ops;
+    void *opaque;
+} MigRamConfig;
+
+/* A RAM saver with every page of every block dirty.  Copies `cfg` (the pointers in it are
+ * borrowed and must outlive the saver). */
+MigRam *mig_ram_new(const MigRamConfig *cfg);
+/* Stops the guest's dirty log and frees everything the saver owns.  NULL is a no-op. */
 void mig_ram_free(MigRam *r);
 
 /* Allocates the XBZRLE cache when the capability is on (xbzrle-cache-size bytes). */
 bool mig_ram_xbzrle_setup(MigRam *r, GError **err);
-/* Opens the multifd channels when the multifd capability is on. */
-bool mig_ram_multifd_setup(MigRam *r, GError **err);
+/* Sends pages through `m` (borrowed: the caller frees it after mig_ram_free) when the
+ * multifd capability is on. */
+void mig_ram_set_multifd(MigRam *r, MigMultifdSend *m);
 /* Starts the compression threads when the compress capability is on. */
 void mig_ram_compress_setup(MigRam *r);
 /* Resizes a live XBZRLE cache (xbzrle-cache-size changed during the migration). */
 bool mig_ram_xbzrle_resize(MigRam *r, uint64_t bytes, GError **err);
 
-/* START section payload: bitmaps all dirty, dirty log on, first sync (pass 1), block list,
- * EOS.  The caller writes the section header/footer. */
+/* START section payload: dirty log on, first sync (pass 1), block list, EOS.  The caller
+ * writes the section header/footer.  A dirty-log error is latched on the stream. */
 void mig_ram_save_setup(MigRam *r);
 /* Pending bytes; syncs first when the remainder is below `threshold` (QEMU's
  * ram_save_pending). */
 uint64_t mig_ram_pending(MigRam *r, uint64_t threshold);
-/* One PART section payload: pages until rate-limited / 50 ms / nothing dirty, then EOS.
- * Returns 1 when a full scan found nothing dirty, 0 otherwise, -1 on stream error. */
+/* One PART section payload: pages until rate-limited / 50 ms / nothing dirty, then EOS,
+ * then ops->publish.  Returns 1 when a full scan found nothing dirty, 0 otherwise, -1 on
+ * stream error. */
 int mig_ram_save_iterate(MigRam *r);
-/* END section payload: final sync and every remaining dirty page, unthrottled, EOS. */
+/* END section payload: final sync and every remaining dirty page, EOS. */
 void mig_ram_save_complete(MigRam *r);
 /* The live number of dirty pages (-> remaining). */
 uint64_t mig_ram_dirty_pages(MigRam *r);
@@ -42,24 +106,5 @@ uint64_t mig_ram_dirty_pages(MigRam *r);
 uint64_t mig_ram_total(MigRam *r);
 /* normal + duplicate + compressed + xbzrle pages (QEMU's ram_get_total_transferred_pages). */
 uint64_t mig_ram_transferred_pages(MigRam *r);
-
-/* Provided by mig_source.c: QEMU's migration_rate_limit(), called between target pages.
- * Returns true when an urgent request broke the wait. */
-bool mig_source_rate_limit(MigEngine *e);
-/* Provided by mig_source.c: lets guest time pass (sim) or sleeps (KVM), cancellable. */
-void mig_source_wait_until(MigEngine *e, int64_t t_ns);
-/* Provided by mig_source.c: bytes sent outside the main stream cross the sim link too. */
-void mig_source_charge_link(MigEngine *e, size_t bytes);
-/* Provided by mig_source.c: publishes the live counters for query-migrate (the _locked
- * form with e->out.lock held, to announce what was published in the same step). */
-void mig_source_publish(MigEngine *e);
-void mig_source_publish_locked(MigEngine *e);
-
-/* ---- destination side (mig_ram_load.c) ---- */
-typedef struct MigRamLoad MigRamLoad;
-MigRamLoad *mig_ram_load_new(MigEngine *e);
-void mig_ram_load_free(MigRamLoad *l);
-/* Loads records up to and including EOS.  False with err (QEMU's texts) on a bad record. */
-bool mig_ram_load(MigRamLoad *l, MigFile *f, uint32_t version, GError **err);
 
 #endif

@@ -6,8 +6,8 @@
 #include "mb_util.h"
 #include "mig_compress.h"
 #include "mig_multifd.h"
-#include "mig_ram.h"
-#include "mig_stream.h"
+#include "mig_ram_load.h"
+#include "mig_wire.h"
 #include "mig_xbzrle.h"
 
 #include <string.h>

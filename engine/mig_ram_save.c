@@ -2,15 +2,19 @@
  *
  * The scan order, the page record layout and every counter follow QEMU 5.0's ram.c, so
  * that transferred/duplicate/normal, the number of passes and the EOS count come out as
- * QEMU's would for the same dirtying; tests compare them with the analytic model. */
+ * QEMU's would for the same dirtying; tests compare them with the analytic model.
+ *
+ * This file knows the guest, the stream, capabilities and parameters, and nothing of the
+ * engine above it: whatever QEMU's ram.c does by reaching into the migration state (rate
+ * limiting, publishing, events, throttling the guest) goes through the driver's MigRamOps,
+ * so RAM saving can be tested against a fake guest and a fake driver
+ * (engine/tests/test_ram_save.c). */
 #include "mb_bitmap.h"
 #include "mb_util.h"
 #include "mig_compress.h"
 #include "mig_multifd.h"
 #include "mig_ram.h"
-#include "mig_report.h"
-#include "mig_scenario.h"
-#include "mig_stream.h"
+#include "mig_wire.h"
 #include "mig_xbzrle.h"
 
 #include <string.h>
@@ -18,8 +22,12 @@
 #define MAX_WAIT_MS 50 /* one iterate round gives way after this long (QEMU's MAX_WAIT) */
 
 struct MigRam {
-    MigEngine *e;
     MbGuest *g;
+    const MigCaps *caps;
+    MigParams *params;
+    bool v5;
+    const MigRamOps *ops;
+    void *opaque;
     MigFile *f;
     MigCounters *c;
     unsigned nblocks;
@@ -38,6 +46,7 @@ struct MigRam {
     uint64_t num_dirty_pages_period;
     uint64_t bytes_xfer_prev;
     unsigned dirty_rate_high_cnt;
+    int throttle_pct;       /* auto-converge throttle this migration set (0 = none) */
     uint64_t *block_offset; /* RAM address of each block (XBZRLE cache index) */
     /* Pages sent by iterate rounds (QEMU's target_page_count) and their period marks. */
     uint64_t target_page_count, target_page_count_prev;
@@ -58,15 +67,31 @@ static int64_t now_ms(MigRam *r)
     return mb_guest_now(r->g) / 1000000;
 }
 
-MigRam *mig_ram_new(MigEngine *e, MigFile *f)
+static bool cap(MigRam *r, MigCap c)
+{
+    return mig_caps_get(r->caps, c);
+}
+
+static uint64_t param(MigRam *r, MigParam p)
+{
+    return mig_params_num(r->params, p);
+}
+
+MigRam *mig_ram_new(const MigRamConfig *cfg)
 {
     MigRam *r = g_new0(MigRam, 1);
-    bool ignore_shared = mig_cap(e, MIG_CAP_X_IGNORE_SHARED);
 
-    r->e = e;
-    r->g = e->guest;
-    r->f = f;
-    r->c = &e->out.live;
+    g_assert(cfg->ops && cfg->ops->rate_limit && cfg->ops->wait_until && cfg->ops->charge_link &&
+             cfg->ops->publish && cfg->ops->pass && cfg->ops->throttle);
+    r->g = cfg->guest;
+    r->f = cfg->file;
+    r->c = cfg->counters;
+    r->caps = cfg->caps;
+    r->params = cfg->params;
+    r->v5 = cfg->v5;
+    r->ops = cfg->ops;
+    r->opaque = cfg->opaque;
+    bool ignore_shared = cap(r, MIG_CAP_X_IGNORE_SHARED);
     r->nblocks = r->g->nblocks;
     r->bmap = g_new0(uint64_t *, r->nblocks);
     r->npages = g_new0(uint64_t, r->nblocks);
@@ -90,26 +115,16 @@ MigRam *mig_ram_new(MigEngine *e, MigFile *f)
 
 bool mig_ram_xbzrle_setup(MigRam *r, GError **err)
 {
-    if (!mig_cap(r->e, MIG_CAP_XBZRLE))
+    if (!cap(r, MIG_CAP_XBZRLE))
         return true;
-    r->xbzrle = mig_xbzrle_cache_new(mig_params_num(&r->e->params, MP_XBZRLE_CACHE_SIZE), err);
+    r->xbzrle = mig_xbzrle_cache_new(param(r, MP_XBZRLE_CACHE_SIZE), err);
     return r->xbzrle != NULL;
 }
 
-bool mig_ram_multifd_setup(MigRam *r, GError **err)
+void mig_ram_set_multifd(MigRam *r, MigMultifdSend *m)
 {
-    MigMultifdConfig cfg;
-
-    if (!mig_cap(r->e, MIG_CAP_MULTIFD))
-        return true;
-    mig_multifd_config(r->e, &cfg);
-    r->multifd = mig_multifd_send_new(&cfg, &r->e->out.uri, err);
-    if (!r->multifd)
-        return false;
-    g_mutex_lock(&r->e->out.lock);
-    r->e->out.multifd = r->multifd;
-    g_mutex_unlock(&r->e->out.lock);
-    return true;
+    if (cap(r, MIG_CAP_MULTIFD))
+        r->multifd = m;
 }
 
 /* Bytes that went into the multifd channels: QEMU counts them as transferred, as
@@ -123,10 +138,10 @@ static void account_multifd(MigRam *r, int64_t bytes)
     }
     r->c->transferred += (uint64_t)bytes;
     r->c->multifd_bytes += (uint64_t)bytes;
-    if (r->e->v5)
+    if (r->v5)
         r->f->bytes_xfer += (uint64_t)bytes;
     /* The simulated link carries what the channels really wrote (compressed or not). */
-    mig_source_charge_link(r->e, (size_t)mig_multifd_take_wire_bytes(r->multifd));
+    r->ops->charge_link(r->opaque, (size_t)mig_multifd_take_wire_bytes(r->multifd));
 }
 
 /* QEMU's multifd_send_sync_main, before every RAM EOS. */
@@ -138,13 +153,11 @@ static void multifd_sync(MigRam *r)
 
 void mig_ram_compress_setup(MigRam *r)
 {
-    MigEngine *e = r->e;
-    if (!mig_cap(e, MIG_CAP_COMPRESS))
+    if (!cap(r, MIG_CAP_COMPRESS))
         return;
-    r->compress = mig_compress_new((unsigned)mig_params_num(&e->params, MP_COMPRESS_THREADS),
-                                   (int)mig_params_num(&e->params, MP_COMPRESS_LEVEL),
-                                   mig_params_num(&e->params, MP_COMPRESS_WAIT_THREAD) != 0,
-                                   r->g->virtual_time);
+    r->compress =
+        mig_compress_new((unsigned)param(r, MP_COMPRESS_THREADS), (int)param(r, MP_COMPRESS_LEVEL),
+                         param(r, MP_COMPRESS_WAIT_THREAD) != 0, r->g->virtual_time);
 }
 
 bool mig_ram_xbzrle_resize(MigRam *r, uint64_t bytes, GError **err)
@@ -166,12 +179,6 @@ void mig_ram_free(MigRam *r)
     g_free(r->block_offset);
     mig_xbzrle_cache_free(r->xbzrle);
     mig_compress_free(r->compress);
-    if (r->multifd) {
-        g_mutex_lock(&r->e->out.lock);
-        r->e->out.multifd = NULL;
-        g_mutex_unlock(&r->e->out.lock);
-        mig_multifd_send_free(r->multifd);
-    }
     g_free(r->ignored);
     g_free(r);
 }
@@ -199,26 +206,21 @@ uint64_t mig_ram_transferred_pages(MigRam *r)
  * dirtied more than threshold% of what was sent in the period twice, throttle harder. */
 static void trigger_throttle(MigRam *r)
 {
-    MigEngine *e = r->e;
     uint64_t xfer = r->c->transferred - r->bytes_xfer_prev;
     uint64_t dirty = r->num_dirty_pages_period * MB_TARGET_PAGE_SIZE;
-    uint64_t threshold =
-        e->v5 ? xfer * mig_params_num(&e->params, MP_THROTTLE_TRIGGER_THRESHOLD) / 100 : xfer / 2;
+    uint64_t threshold = r->v5 ? xfer * param(r, MP_THROTTLE_TRIGGER_THRESHOLD) / 100 : xfer / 2;
 
-    if (!mig_cap(e, MIG_CAP_AUTO_CONVERGE))
+    if (!cap(r, MIG_CAP_AUTO_CONVERGE))
         return;
     if (dirty > threshold && ++r->dirty_rate_high_cnt >= 2) {
         r->dirty_rate_high_cnt = 0;
-        int pct = e->out.pub.throttle_pct;
-        int initial = (int)mig_params_num(&e->params, MP_CPU_THROTTLE_INITIAL);
-        int inc = (int)mig_params_num(&e->params, MP_CPU_THROTTLE_INCREMENT);
-        int max = (int)mig_params_num(&e->params, MP_MAX_CPU_THROTTLE);
+        int pct = r->throttle_pct;
+        int initial = (int)param(r, MP_CPU_THROTTLE_INITIAL);
+        int inc = (int)param(r, MP_CPU_THROTTLE_INCREMENT);
+        int max = (int)param(r, MP_MAX_CPU_THROTTLE);
         pct = pct == 0 ? initial : MIN(pct + inc, max);
-        pct = CLAMP(pct, 1, 99);
-        g_mutex_lock(&e->out.lock);
-        e->out.pub.throttle_pct = pct;
-        g_mutex_unlock(&e->out.lock);
-        r->g->ops->set_throttle(r->g, pct);
+        r->throttle_pct = CLAMP(pct, 1, 99);
+        r->ops->throttle(r->opaque, r->throttle_pct);
     }
 }
 
@@ -232,12 +234,12 @@ static void update_rates(MigRam *r, int64_t end_time)
     c->dirty_pages_rate = r->num_dirty_pages_period * 1000 / (uint64_t)period;
     if (!page_count)
         return;
-    if (mig_cap(r->e, MIG_CAP_XBZRLE)) {
+    if (cap(r, MIG_CAP_XBZRLE)) {
         c->xbzrle_cache_miss_rate =
             (double)(c->xbzrle_cache_miss - r->xbzrle_cache_miss_prev) / (double)page_count;
         r->xbzrle_cache_miss_prev = c->xbzrle_cache_miss;
     }
-    if (mig_cap(r->e, MIG_CAP_COMPRESS)) {
+    if (cap(r, MIG_CAP_COMPRESS)) {
         c->compress_busy_rate =
             (double)(c->compress_busy - r->compress_busy_prev) / (double)page_count;
         r->compress_busy_prev = c->compress_busy;
@@ -252,11 +254,9 @@ static void update_rates(MigRam *r, int64_t end_time)
     }
 }
 
-/* QEMU's migration_bitmap_sync: one pass boundary. */
+/* QEMU's migration_bitmap_sync: one pass boundary, then the driver hears of it. */
 static void ram_sync(MigRam *r)
 {
-    MigEngine *e = r->e;
-
     r->c->dirty_sync_count++;
     if (!r->period_started) {
         r->time_last_sync = now_ms(r);
@@ -277,26 +277,11 @@ static void ram_sync(MigRam *r)
         r->num_dirty_pages_period = 0;
         r->bytes_xfer_prev = bytes_xfer_now;
     }
-    MigPassRecord rec = { .pass = r->c->dirty_sync_count,
-                          .time_ms = end_time - e->out.start_time,
-                          .transferred = r->c->transferred,
-                          .remaining = r->c->remaining,
-                          .new_dirty_pages = n,
-                          .dirty_pages_rate = r->c->dirty_pages_rate,
-                          .throttle_pct = e->out.pub.throttle_pct };
-    mig_report_pass(e, &rec);
-    /* Publish and announce in one step under the lock query-migrate marks the event
-     * queue under: a reply shows this pass's dirty-sync-count exactly when the client
-     * has seen its MIGRATION_PASS (QEMU's counters are live and the event follows). */
-    g_mutex_lock(&e->out.lock);
-    mig_source_publish_locked(e);
-    if (mig_cap(e, MIG_CAP_EVENTS)) {
-        json_object *d = json_object_new_object();
-        json_object_object_add(d, "pass", json_object_new_int64((int64_t)r->c->dirty_sync_count));
-        qmp_server_emit_event(e->qmp, "MIGRATION_PASS", d);
-    }
-    g_mutex_unlock(&e->out.lock);
-    mig_scenario_on_pass(e, r->c->dirty_sync_count);
+    MigRamPass p = { .pass = r->c->dirty_sync_count,
+                     .time_ms = end_time,
+                     .new_dirty_pages = n,
+                     .throttle_pct = r->throttle_pct };
+    r->ops->pass(r->opaque, &p);
 }
 
 /* The page header: be64 offset|flags, plus the block name unless CONTINUE applies. */
@@ -382,7 +367,7 @@ static void compress_flush(MigRam *r)
     mig_compress_flush(r->compress, r->f, mb_guest_now(r->g), &wait, &acc);
     add_flushed(r, &acc);
     if (wait)
-        mig_source_wait_until(r->e, wait);
+        r->ops->wait_until(r->opaque, wait);
 }
 
 /* QEMU's save_compress_page: true when a compression thread took the page. */
@@ -404,7 +389,7 @@ static bool save_compress_page(MigRam *r, unsigned b, uint64_t offset, const uin
             return true;
         if (!wait)
             break;
-        mig_source_wait_until(r->e, wait);
+        r->ops->wait_until(r->opaque, wait);
     }
     r->c->compress_busy++;
     return false;
@@ -473,7 +458,7 @@ static int save_host_page(MigRam *r, unsigned b, uint64_t *page, bool last_stage
         pages += save_target_page(r, b, *page, last_stage);
         (*page)++;
         /* Unlimited during completion, so this only updates the window figures there. */
-        mig_source_rate_limit(r->e);
+        r->ops->rate_limit(r->opaque);
     } while ((*page % per_host) && *page < r->npages[b]);
     (*page)--;
     return pages;
@@ -541,11 +526,11 @@ void mig_ram_save_setup(MigRam *r)
         const MbRamBlock *blk = &r->g->blocks[b];
         mig_put_counted_string(r->f, blk->name);
         mig_put_be64(r->f, blk->size);
-        if (mig_cap(r->e, MIG_CAP_POSTCOPY_RAM) && blk->host_page_size != MB_TARGET_PAGE_SIZE)
+        if (cap(r, MIG_CAP_POSTCOPY_RAM) && blk->host_page_size != MB_TARGET_PAGE_SIZE)
             mig_put_be64(r->f, blk->host_page_size);
-        if (mig_cap(r->e, MIG_CAP_X_IGNORE_SHARED)) {
+        if (cap(r, MIG_CAP_X_IGNORE_SHARED)) {
             mig_put_be64(r->f, blk->gpa);
-            if (!r->e->v5)
+            if (!r->v5)
                 mig_put_byte(r->f, r->ignored[b]);
         }
     }
@@ -584,7 +569,7 @@ int mig_ram_save_iterate(MigRam *r)
     mig_put_be64(r->f, RAM_SAVE_FLAG_EOS);
     mig_file_flush(r->f);
     r->c->transferred += 8;
-    mig_source_publish(r->e);
+    r->ops->publish(r->opaque);
     return mig_file_error(r->f) ? -1 : done;
 }
 

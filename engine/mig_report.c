@@ -1,31 +1,20 @@
 /* mig_report: per-pass history and the end-of-migration report file (see mig_report.h). */
 #include "mig_report.h"
+#include "mig_scenario.h"
 #include "mb_util.h"
-#include "mig_internal.h"
+#include "mig_outgoing.h"
+#include "mig_query.h"
 
+#include <math.h>
 #include <stdio.h>
-
-void mig_report_reset(MigEngine *e)
-{
-    g_mutex_lock(&e->out.lock);
-    g_array_set_size(e->out.passes, 0);
-    g_mutex_unlock(&e->out.lock);
-}
-
-void mig_report_pass(MigEngine *e, const MigPassRecord *rec)
-{
-    g_mutex_lock(&e->out.lock);
-    g_array_append_val(e->out.passes, *rec);
-    g_mutex_unlock(&e->out.lock);
-}
 
 json_object *mig_report_passes_json(MigEngine *e)
 {
     json_object *a = json_object_new_array();
+    GArray *passes = mig_out_passes(e);
 
-    g_mutex_lock(&e->out.lock);
-    for (guint i = 0; i < e->out.passes->len; i++) {
-        const MigPassRecord *r = &g_array_index(e->out.passes, MigPassRecord, i);
+    for (guint i = 0; i < passes->len; i++) {
+        const MigPassRecord *r = &g_array_index(passes, MigPassRecord, i);
         json_object *o = json_object_new_object();
         json_object_object_add(o, "pass", json_object_new_uint64(r->pass));
         json_object_object_add(o, "time-ms", json_object_new_int64(r->time_ms));
@@ -36,7 +25,29 @@ json_object *mig_report_passes_json(MigEngine *e)
         json_object_object_add(o, "cpu-throttle-percentage", json_object_new_int(r->throttle_pct));
         json_object_array_add(a, o);
     }
-    g_mutex_unlock(&e->out.lock);
+    g_array_free(passes, TRUE);
+    return a;
+}
+
+json_object *mig_report_timeline_json(MigEngine *e)
+{
+    json_object *a = json_object_new_array();
+    GArray *samples = mig_out_samples(e);
+
+    for (guint i = 0; i < samples->len; i++) {
+        const MigSample *t = &g_array_index(samples, MigSample, i);
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "t-ms", json_object_new_int64(t->time_ms));
+        json_object_object_add(o, "remaining", json_object_new_uint64(t->remaining));
+        json_object_object_add(o, "transferred", json_object_new_uint64(t->transferred));
+        /* rounded to the kbit/s, so reports read back equal and diff cleanly */
+        json_object_object_add(o, "mbps", json_object_new_double(round(t->mbps * 1000) / 1000));
+        json_object_object_add(o, "dirty-rate", json_object_new_uint64(t->dirty_rate));
+        json_object_object_add(o, "throttle", json_object_new_int(t->throttle_pct));
+        json_object_object_add(o, "pass", json_object_new_uint64(t->pass));
+        json_object_array_add(a, o);
+    }
+    g_array_free(samples, TRUE);
     return a;
 }
 
@@ -67,11 +78,18 @@ void mig_report_source_end(MigEngine *e)
         json_object_object_add(o, "guest-info", info);
     json_object_object_add(o, "query-migrate", mig_query_migrate(e, NULL));
     json_object_object_add(o, "passes", mig_report_passes_json(e));
+    json_object_object_add(o, "timeline", mig_report_timeline_json(e));
+    /* Scenario actions that failed (e.g. refused): only when there are some, so reports of
+     * runs without any stay as they were. */
+    json_object *serr = e->scenario ? mig_scenario_errors(e->scenario) : NULL;
+    if (serr && json_object_array_length(serr))
+        json_object_object_add(o, "scenario-errors", serr);
+    else
+        json_object_put(serr);
     /* Wall clock, for benchmarks only: from `migrate` to the end of the migration thread. */
-    if (e->out.wall_end > e->out.wall_start)
-        json_object_object_add(
-            o, "migration-wall-ms",
-            json_object_new_double((double)(e->out.wall_end - e->out.wall_start) / 1e6));
+    double wall_ms = mig_out_wall_ms(e);
+    if (wall_ms >= 0)
+        json_object_object_add(o, "migration-wall-ms", json_object_new_double(wall_ms));
     /* Host figures, for benchmarks only (they differ from machine to machine). */
     json_object_object_add(o, "peak-rss-bytes", json_object_new_uint64(mb_peak_rss()));
     write_report(e, o);

@@ -15,20 +15,6 @@
 
 typedef struct MigEngine MigEngine;
 
-typedef struct {
-    uint64_t pass;
-    int64_t time_ms;          /* since migrate */
-    uint64_t transferred;     /* ram.transferred at the sync */
-    uint64_t remaining;       /* dirty bytes after the sync */
-    uint64_t new_dirty_pages; /* pages newly dirtied since the previous sync */
-    uint64_t dirty_pages_rate;
-    int throttle_pct;
-} MigPassRecord;
-
-/* Source thread, at each sync. */
-void mig_report_pass(MigEngine *e, const MigPassRecord *rec);
-/* Forgets the previous migration's passes (migrate_init). */
-void mig_report_reset(MigEngine *e);
 /* Writes the source report if --report was given (after the migration ended). */
 void mig_report_source_end(MigEngine *e);
 /* Writes the destination report if --report was given (takes `announce`, may be NULL). */
@@ -36,5 +22,8 @@ void mig_report_dest_end(MigEngine *e, bool ok, const char *error, int64_t load_
                          json_object *announce);
 /* The recorded passes as a JSON array. */
 json_object *mig_report_passes_json(MigEngine *e);
+/* The timeline as a JSON array of {t-ms, remaining, transferred, mbps, dirty-rate,
+ * throttle, pass}, one point per >= 100 ms window of guest time (docs/run.md). */
+json_object *mig_report_timeline_json(MigEngine *e);
 
 #endif

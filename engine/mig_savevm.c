@@ -1,6 +1,6 @@
 /* mig_savevm: writing the stream's framing (header, configuration, sections, commands,
  * device state, EOF and VM description), byte for byte in QEMU's savevm format. */
-#include "mig_stream.h"
+#include "mig_savevm.h"
 
 #include <string.h>
 

@@ -1,7 +1,13 @@
-/* mig_scenario: loading scenario files and running their actions (see mig_scenario.h). */
+/* mig_scenario: loading scenario files and running their actions (see mig_scenario.h).
+ *
+ * Actions act through the outgoing state, the settings and the run state, never through
+ * the command handlers or the migration thread that call the hooks here, so the engine's
+ * files stay free of call cycles (docs/architecture.md, layers). */
 #include "mig_scenario.h"
 #include "mb_util.h"
 #include "mig_internal.h"
+#include "mig_outgoing.h"
+#include "mig_settings.h"
 
 #include <string.h>
 
@@ -179,16 +185,11 @@ static void run(MigEngine *e, Action *a)
         mig_apply_one_param(e, "downtime-limit", ms, &err);
         json_object_put(ms);
     } else if (!strcmp(a->execute, "migrate-start-postcopy")) {
-        atomic_store(&e->out.start_postcopy, true);
+        mig_out_request_postcopy(e, &err);
     } else if (!strcmp(a->execute, "migrate_cancel")) {
-        mig_source_cancel(e);
+        mig_out_cancel(e);
     } else if (!strcmp(a->execute, "migrate-continue")) {
-        const char *want = json_object_get_string(json_object_object_get(args, "state"));
-        MigStatus cur = (MigStatus)atomic_load(&e->out.state);
-        if (strcmp(want, mig_status_name(cur)))
-            mb_error_set(&err, "Migration not in expected state: %s", mig_status_name(cur));
-        else
-            mig_sem_post(&e->out.pause_sem);
+        mig_out_continue(e, json_object_get_string(json_object_object_get(args, "state")), &err);
     } else if (!strcmp(a->execute, "stop")) {
         runstate_vm_stop(e, RS_PAUSED);
     } else if (!strcmp(a->execute, "cont")) {

@@ -4,13 +4,22 @@
  * limiting in 100 ms windows, completion (stop, optional pre-switchover pause, final pass,
  * device state), and the end of the migration (restart the VM on failure or cancel).  All
  * time comes from the guest clock; with a sim guest, sending bytes advances virtual time
- * through the simulated link, so every figure is deterministic. */
+ * through the simulated link, so every figure is deterministic.
+ *
+ * This thread is RAM saving's driver: it hands mig_ram_save.c a MigRamOps table and does
+ * what RAM saving asks for at each point (rate limit, waits, publication), and it is the
+ * one that records each pass, publishes it and emits MIGRATION_PASS, then runs the
+ * scenario's pass actions, in that order.  The outgoing state is written only through
+ * mig_outgoing.h. */
+#include "mig_source.h"
 #include "mb_util.h"
 #include "mig_multifd.h"
+#include "mig_outgoing.h"
 #include "mig_ram.h"
 #include "mig_report.h"
 #include "mig_scenario.h"
-#include "mig_stream.h"
+#include "mig_settings.h"
+#include "mig_savevm.h"
 
 #include <string.h>
 
@@ -22,7 +31,8 @@ typedef struct MigSource {
     MigEngine *e;
     MigFile *f;
     MigRam *ram;
-    Chan *rp; /* return path, read by rp_thread */
+    MigMultifdSend *multifd; /* when the multifd capability is on; owned */
+    Chan *rp;                /* return path, read by rp_thread */
     GThread *rp_thread;
     atomic_bool rp_error;
     atomic_bool rp_shut;     /* SHUT received */
@@ -33,6 +43,9 @@ typedef struct MigSource {
     int64_t setup_start;
     int64_t downtime_start;
     int64_t pace_v0, pace_w0;
+    bool vm_was_running;
+    uint64_t pass;    /* the pass being announced (announce_pass) */
+    int throttle_pct; /* the throttle last applied (timeline) */
 } MigSource;
 
 /* ---- time ---- */
@@ -42,17 +55,6 @@ static int64_t now_ms(MigEngine *e)
     return mb_guest_now(e->guest) / 1000000;
 }
 
-/* Waits on the wall clock until `deadline` (monotonic ns), or until cancelled. */
-static void wall_wait(MigEngine *e, int64_t deadline)
-{
-    g_mutex_lock(&e->out.lock);
-    while (mb_monotonic_ns() < deadline && atomic_load(&e->out.state) != MIG_CANCELLING) {
-        gint64 end = g_get_monotonic_time() + (deadline - mb_monotonic_ns()) / 1000;
-        g_cond_wait_until(&e->out.wake, &e->out.lock, end);
-    }
-    g_mutex_unlock(&e->out.lock);
-}
-
 /* Lets guest time pass until t (ns).  Sim: a virtual jump, then pacing on the wall clock
  * when asked for; KVM: a real, cancellable sleep. */
 static void wait_until(MigSource *s, int64_t t)
@@ -60,14 +62,14 @@ static void wait_until(MigSource *s, int64_t t)
     MigEngine *e = s->e;
 
     if (!e->guest->virtual_time) {
-        wall_wait(e, t);
+        mig_out_wall_wait(e, t);
         return;
     }
     mb_guest_wait_until(e->guest, t);
     if (e->cfg.pace > 0) {
         int64_t wall = s->pace_w0 + (int64_t)((double)(t - s->pace_v0) / e->cfg.pace);
         if (wall > mb_monotonic_ns())
-            wall_wait(e, wall);
+            mig_out_wall_wait(e, wall);
     }
 }
 
@@ -85,34 +87,27 @@ static void link_charge(void *opaque, size_t bytes)
 
 /* ---- statistics ---- */
 
-static MigSource *current_source(MigEngine *e)
+/* Publishes the live counters and the RAM figures; `announce` runs in the same step. */
+static void publish_with(MigSource *s, void (*announce)(void *), void *opaque)
 {
-    return e->out.src;
-}
+    MigOutRam ram = { 0 };
 
-void mig_source_publish_locked(MigEngine *e)
-{
-    MigSource *s = current_source(e);
-
-    e->out.pub.c = e->out.live;
-    if (s && s->ram) {
-        e->out.pub.dirty_pages = mig_ram_dirty_pages(s->ram);
-        e->out.pub.total = mig_ram_total(s->ram);
-        e->out.pub.ram_valid = true;
+    if (s->ram) {
+        ram.valid = true;
+        ram.dirty_pages = mig_ram_dirty_pages(s->ram);
+        ram.total = mig_ram_total(s->ram);
     }
-    e->out.pub.now_ms = now_ms(e);
+    mig_out_publish(s->e, &ram, announce, opaque);
 }
 
-void mig_source_publish(MigEngine *e)
+static void publish(MigSource *s)
 {
-    g_mutex_lock(&e->out.lock);
-    mig_source_publish_locked(e);
-    g_mutex_unlock(&e->out.lock);
+    publish_with(s, NULL, NULL);
 }
 
 static uint64_t total_bytes(MigSource *s)
 {
-    return s->f->pos + s->e->out.live.multifd_bytes;
+    return s->f->pos + mig_out_live(s->e)->multifd_bytes;
 }
 
 static void update_iteration_initial_status(MigSource *s)
@@ -126,6 +121,7 @@ static void update_iteration_initial_status(MigSource *s)
 static void update_counters(MigSource *s, int64_t now)
 {
     MigEngine *e = s->e;
+    const MigCounters *live = mig_out_live(e);
 
     if (now < s->iteration_start + BUFFER_DELAY_MS)
         return;
@@ -137,36 +133,35 @@ static void update_counters(MigSource *s, int64_t now)
     uint64_t pages = s->ram ? mig_ram_transferred_pages(s->ram) : 0;
 
     s->threshold_size = (uint64_t)(bandwidth * (double)downtime_limit);
-    g_mutex_lock(&e->out.lock);
-    e->out.pub.mbps = ((double)transferred * 8.0 / ((double)spent / 1000.0)) / 1000.0 / 1000.0;
-    e->out.pub.pages_per_second =
-        (double)(pages - s->iteration_initial_pages) / ((double)spent / 1000.0);
-    if (e->out.live.dirty_pages_rate && transferred > 10000)
-        e->out.pub.expected_downtime = (int64_t)((double)e->out.live.remaining / bandwidth);
-    g_mutex_unlock(&e->out.lock);
+    int64_t expected = -1;
+    if (live->dirty_pages_rate && transferred > 10000)
+        expected = (int64_t)((double)live->remaining / bandwidth);
+    double mbps = ((double)transferred * 8.0 / ((double)spent / 1000.0)) / 1000.0 / 1000.0;
+    mig_out_publish_window(
+        e, mbps, (double)(pages - s->iteration_initial_pages) / ((double)spent / 1000.0), expected);
     mig_file_reset_rate_limit(s->f);
     update_iteration_initial_status(s);
-    mig_source_publish(e);
+    publish(s);
+    /* The timeline point of this window, from what was just published. */
+    MigSample smp = { .time_ms = now - mig_out_start_time(e),
+                      .transferred = live->transferred,
+                      .remaining = live->remaining,
+                      .mbps = mbps,
+                      .dirty_rate = live->dirty_pages_rate * MB_TARGET_PAGE_SIZE,
+                      .throttle_pct = s->throttle_pct,
+                      .pass = live->dirty_sync_count };
+    mig_out_add_sample(e, &smp);
 }
 
-void mig_source_charge_link(MigEngine *e, size_t bytes)
+/* QEMU's migration_rate_limit: between target pages and between iterate rounds. */
+static void rate_limit(MigSource *s)
 {
-    link_charge(current_source(e), bytes);
-}
-
-void mig_source_wait_until(MigEngine *e, int64_t t_ns)
-{
-    wait_until(current_source(e), t_ns);
-}
-
-bool mig_source_rate_limit(MigEngine *e)
-{
-    MigSource *s = current_source(e);
+    MigEngine *e = s->e;
     int64_t now = now_ms(e);
 
     update_counters(s, now);
-    mig_scenario_on_time(e, now - e->out.start_time);
-    uint64_t resize = atomic_exchange(&e->out.xbzrle_resize, 0);
+    mig_scenario_on_time(e, now - mig_out_start_time(e));
+    uint64_t resize = mig_out_take_xbzrle_resize(e);
     if (resize)
         mig_ram_xbzrle_resize(s->ram, resize, NULL);
     if (mig_file_rate_limited(s->f) && !mig_file_error(s->f)) {
@@ -174,8 +169,79 @@ bool mig_source_rate_limit(MigEngine *e)
         if (until > now)
             wait_until(s, until * 1000000);
     }
-    return false;
 }
+
+/* ---- RAM saving's driver (MigRamOps) ---- */
+
+static void ram_rate_limit(void *opaque)
+{
+    rate_limit(opaque);
+}
+
+static void ram_wait_until(void *opaque, int64_t t_ns)
+{
+    wait_until(opaque, t_ns);
+}
+
+static void ram_publish(void *opaque)
+{
+    publish(opaque);
+}
+
+/* Runs under the publication lock: MIGRATION_PASS goes out in the same step as the
+ * counters it announces. */
+static void announce_pass(void *opaque)
+{
+    MigSource *s = opaque;
+
+    if (!mig_cap(s->e, MIG_CAP_EVENTS))
+        return;
+    json_object *d = json_object_new_object();
+    json_object_object_add(d, "pass", json_object_new_int64((int64_t)s->pass));
+    qmp_server_emit_event(s->e->qmp, "MIGRATION_PASS", d);
+}
+
+/* A pass boundary: record it, publish and announce in one step under the lock
+ * query-migrate marks the event queue under (a reply shows this pass's dirty-sync-count
+ * exactly when the client has seen its MIGRATION_PASS: QEMU's counters are live and the
+ * event follows), then the scenario's actions for this pass. */
+static void ram_pass(void *opaque, const MigRamPass *p)
+{
+    MigSource *s = opaque;
+    MigEngine *e = s->e;
+    const MigCounters *c = mig_out_live(e);
+    MigPassRecord rec = { .pass = p->pass,
+                          .time_ms = p->time_ms - mig_out_start_time(e),
+                          .transferred = c->transferred,
+                          .remaining = c->remaining,
+                          .new_dirty_pages = p->new_dirty_pages,
+                          .dirty_pages_rate = c->dirty_pages_rate,
+                          .throttle_pct = p->throttle_pct };
+
+    mig_out_add_pass(e, &rec);
+    s->pass = p->pass;
+    publish_with(s, announce_pass, s);
+    mig_scenario_on_pass(e, p->pass);
+}
+
+/* Auto-converge: published first, then applied (QEMU's mig_throttle_guest_down). */
+static void ram_throttle(void *opaque, int pct)
+{
+    MigSource *s = opaque;
+
+    mig_out_publish_throttle(s->e, pct);
+    s->throttle_pct = pct;
+    s->e->guest->ops->set_throttle(s->e->guest, pct);
+}
+
+static const MigRamOps ram_ops = {
+    .rate_limit = ram_rate_limit,
+    .wait_until = ram_wait_until,
+    .charge_link = link_charge,
+    .publish = ram_publish,
+    .pass = ram_pass,
+    .throttle = ram_throttle,
+};
 
 /* ---- return path ---- */
 
@@ -229,38 +295,34 @@ static bool maybe_pause(MigSource *s, MigStatus *cur, MigStatus next)
 
     if (!mig_cap(e, MIG_CAP_PAUSE_BEFORE_SWITCHOVER))
         return true;
-    while (mig_sem_trywait(&e->out.pause_sem)) {
-        /* stale migrate-continue posts are drained */
-    }
-    if (atomic_load(&e->out.state) != MIG_CANCELLING) {
-        mig_set_state(e, &e->out.state, *cur, MIG_PRE_SWITCHOVER);
-        mig_source_publish(e);
+    mig_out_pause_drain(e);
+    if (mig_out_state(e) != MIG_CANCELLING) {
+        mig_out_set_state(e, *cur, MIG_PRE_SWITCHOVER);
+        publish(s);
         mig_scenario_on_status(e, MIG_PRE_SWITCHOVER);
-        mig_sem_wait(&e->out.pause_sem);
-        mig_set_state(e, &e->out.state, MIG_PRE_SWITCHOVER, next);
+        mig_out_pause_wait(e);
+        mig_out_set_state(e, MIG_PRE_SWITCHOVER, next);
         *cur = next;
     }
-    return atomic_load(&e->out.state) == (int)next;
+    return mig_out_state(e) == next;
 }
 
 /* Ends auto-converge throttling and stops reporting it. */
 static void throttle_off(MigEngine *e)
 {
     e->guest->ops->set_throttle(e->guest, 0);
-    g_mutex_lock(&e->out.lock);
-    e->out.pub.throttle_pct = 0;
-    g_mutex_unlock(&e->out.lock);
+    mig_out_publish_throttle(e, 0);
 }
 
 static void completion(MigSource *s)
 {
     MigEngine *e = s->e;
-    MigStatus cur = (MigStatus)atomic_load(&e->out.state);
+    MigStatus cur = mig_out_state(e);
     bool ok = true;
 
     if (cur == MIG_ACTIVE) {
         s->downtime_start = now_ms(e);
-        e->out.vm_was_running = runstate_is_running(e);
+        s->vm_was_running = runstate_is_running(e);
         const char *rs = runstate_name(runstate_get(e));
         gchar *saved_rs = g_strdup(rs);
         runstate_vm_stop(e, RS_FINISH_MIGRATE);
@@ -290,13 +352,13 @@ static void completion(MigSource *s)
          * means no client ever reads a completed migration that still throttles. */
         throttle_off(e);
         /* The final pass's counters, before anyone can read "completed". */
-        mig_source_publish(e);
+        publish(s);
         if (!mig_cap(e, MIG_CAP_X_COLO))
-            mig_set_state(e, &e->out.state, cur, MIG_COMPLETED);
+            mig_out_set_state(e, cur, MIG_COMPLETED);
     } else {
         if (mig_file_error(s->f) && e->v5)
             mig_out_set_error(e, mig_file_error(s->f));
-        mig_set_state(e, &e->out.state, cur, MIG_FAILED);
+        mig_out_set_state(e, cur, MIG_FAILED);
     }
 }
 
@@ -304,7 +366,7 @@ static void completion(MigSource *s)
 static bool detect_error(MigSource *s)
 {
     MigEngine *e = s->e;
-    int state = atomic_load(&e->out.state);
+    MigStatus state = mig_out_state(e);
 
     if (state == MIG_CANCELLING || state == MIG_CANCELLED)
         return true;
@@ -313,7 +375,7 @@ static bool detect_error(MigSource *s)
         return false;
     if (e->v5)
         mig_out_set_error(e, fe);
-    mig_set_state(e, &e->out.state, (MigStatus)state, MIG_FAILED);
+    mig_out_set_state(e, state, MIG_FAILED);
     return true;
 }
 
@@ -338,13 +400,7 @@ static void calculate_complete(MigSource *s)
     int64_t end = now_ms(e);
     uint64_t bytes = total_bytes(s);
 
-    g_mutex_lock(&e->out.lock);
-    e->out.pub.total_time = end - e->out.start_time;
-    e->out.pub.downtime = end - s->downtime_start;
-    int64_t transfer_time = e->out.pub.total_time - e->out.pub.setup_time;
-    if (transfer_time)
-        e->out.pub.mbps = (double)bytes * 8.0 / (double)transfer_time / 1000;
-    g_mutex_unlock(&e->out.lock);
+    mig_out_publish_complete(e, end, s->downtime_start, bytes);
 }
 
 /* QEMU's migration_iteration_finish. */
@@ -352,9 +408,9 @@ static void iteration_finish(MigSource *s)
 {
     MigEngine *e = s->e;
 
-    e->out.wall_end = mb_monotonic_ns();
+    mig_out_mark_end(e);
     throttle_off(e);
-    switch (atomic_load(&e->out.state)) {
+    switch (mig_out_state(e)) {
     case MIG_COMPLETED:
         calculate_complete(s);
         runstate_set(e, RS_POSTMIGRATE);
@@ -362,7 +418,7 @@ static void iteration_finish(MigSource *s)
     case MIG_FAILED:
     case MIG_CANCELLED:
     case MIG_CANCELLING:
-        if (e->out.vm_was_running)
+        if (s->vm_was_running)
             runstate_vm_start(e);
         else if (runstate_get(e) == RS_FINISH_MIGRATE)
             runstate_set(e, RS_POSTMIGRATE);
@@ -374,11 +430,10 @@ static void iteration_finish(MigSource *s)
 static bool connect_channel(MigSource *s, GError **err)
 {
     MigEngine *e = s->e;
-    Chan *c = e->out.pending_chan;
+    Chan *c = mig_out_take_pending_chan(e);
 
-    e->out.pending_chan = NULL;
     if (!c)
-        c = chan_connect(&e->out.uri, err);
+        c = chan_connect(mig_out_uri(e), err);
     if (!c)
         return false;
     /* TLS is not built yet, so no credentials object can exist: fail as QEMU does when
@@ -401,14 +456,28 @@ static bool connect_channel(MigSource *s, GError **err)
     return true;
 }
 
+/* Opens the multifd channels when the capability is on, reachable by cancel from then on. */
+static bool multifd_setup(MigSource *s, GError **err)
+{
+    MigMultifdConfig cfg;
+
+    if (!mig_cap(s->e, MIG_CAP_MULTIFD))
+        return true;
+    mig_multifd_config(s->e, &cfg);
+    s->multifd = mig_multifd_send_new(&cfg, mig_out_uri(s->e), err);
+    if (!s->multifd)
+        return false;
+    mig_out_attach_multifd(s->e, s->multifd);
+    mig_ram_set_multifd(s->ram, s->multifd);
+    return true;
+}
+
 static void setup(MigSource *s)
 {
     MigEngine *e = s->e;
 
-    g_mutex_lock(&e->out.lock);
-    e->out.pub.expected_downtime = (int64_t)mig_params_num(&e->params, MP_DOWNTIME_LIMIT);
-    e->out.file = s->f;
-    g_mutex_unlock(&e->out.lock);
+    mig_out_publish_expected_downtime(e, (int64_t)mig_params_num(&e->params, MP_DOWNTIME_LIMIT));
+    mig_out_attach_file(e, s->f);
     mig_file_set_rate_limit(s->f, mig_params_num(&e->params, MP_MAX_BANDWIDTH) / XFER_LIMIT_RATIO);
     if (mig_cap(e, MIG_CAP_POSTCOPY_RAM) || mig_cap(e, MIG_CAP_RETURN_PATH)) {
         s->rp = chan_return_path(s->f->chan);
@@ -424,10 +493,18 @@ static void setup(MigSource *s)
         mig_save_command(s->f, MIG_CMD_OPEN_RETURN_PATH, 0, NULL);
         mig_save_command(s->f, MIG_CMD_PING, 4, one);
     }
-    s->ram = mig_ram_new(e, s->f);
+    MigRamConfig rc = { .guest = e->guest,
+                        .file = s->f,
+                        .counters = mig_out_live(e),
+                        .caps = &e->caps,
+                        .params = &e->params,
+                        .v5 = e->v5,
+                        .ops = &ram_ops,
+                        .opaque = s };
+    s->ram = mig_ram_new(&rc);
     mig_ram_compress_setup(s->ram);
     GError *xerr = NULL;
-    if (!mig_ram_multifd_setup(s->ram, &xerr) || !mig_ram_xbzrle_setup(s->ram, &xerr)) {
+    if (!multifd_setup(s, &xerr) || !mig_ram_xbzrle_setup(s->ram, &xerr)) {
         /* A setup error: recorded for error-desc under every schema (QEMU 4.0 records
          * setup errors too; only stream I/O errors went unrecorded before 4.2). */
         mig_out_set_error(s->e, xerr);
@@ -439,11 +516,9 @@ static void setup(MigSource *s)
     mig_save_footer(s->f, MIG_SECTION_RAM);
     mig_file_flush(s->f);
 
-    g_mutex_lock(&e->out.lock);
-    e->out.pub.setup_time = now_ms(e) - s->setup_start;
-    g_mutex_unlock(&e->out.lock);
-    mig_source_publish(e);
-    mig_set_state(e, &e->out.state, MIG_SETUP, MIG_ACTIVE);
+    mig_out_publish_setup_time(e, now_ms(e) - s->setup_start);
+    publish(s);
+    mig_out_set_state(e, MIG_SETUP, MIG_ACTIVE);
 }
 
 static gpointer source_thread(gpointer opaque)
@@ -457,16 +532,16 @@ static gpointer source_thread(gpointer opaque)
     if (!connect_channel(s, &err)) {
         mig_out_set_error(e, err);
         g_error_free(err);
-        mig_set_state(e, &e->out.state, MIG_SETUP, MIG_FAILED);
+        mig_out_set_state(e, MIG_SETUP, MIG_FAILED);
         goto cleanup;
     }
     setup(s);
-    while (atomic_load(&e->out.state) == MIG_ACTIVE) {
+    while (mig_out_state(e) == MIG_ACTIVE) {
         if (!mig_file_rate_limited(s->f) && !iteration_run(s))
             break;
         if (detect_error(s))
             break;
-        mig_source_rate_limit(e);
+        rate_limit(s);
     }
     iteration_finish(s);
 
@@ -476,20 +551,19 @@ cleanup:
         g_thread_join(s->rp_thread);
     }
     chan_close(s->rp);
-    mig_source_publish(e);
-    g_mutex_lock(&e->out.lock);
-    e->out.file = NULL;
-    e->out.src = NULL;
-    g_mutex_unlock(&e->out.lock);
+    publish(s);
+    mig_out_attach_file(e, NULL);
     mig_ram_free(s->ram);
+    if (s->multifd) {
+        mig_out_attach_multifd(e, NULL);
+        mig_multifd_send_free(s->multifd);
+    }
     mig_file_close(s->f);
     /* QEMU does both in one main-loop step, so a client never sees 'cancelled' with the
      * blk/inc options still on: undo them first. */
-    if (e->out.must_remove_block_options) {
-        e->out.must_remove_block_options = false;
+    if (mig_out_take_block_options(e))
         mig_block_options_undo(e);
-    }
-    mig_set_state(e, &e->out.state, MIG_CANCELLING, MIG_CANCELLED);
+    mig_out_set_state(e, MIG_CANCELLING, MIG_CANCELLED);
     mig_report_source_end(e);
     g_free(s);
     return NULL;
@@ -501,45 +575,18 @@ bool mig_source_start(MigEngine *e, GError **err)
 
     s->e = e;
     mig_source_join(e);
-    e->out.src = s;
-    e->out.thread = g_thread_try_new("migration", source_thread, s, err);
-    if (!e->out.thread) {
-        e->out.src = NULL;
+    e->source_thread = g_thread_try_new("migration", source_thread, s, err);
+    if (!e->source_thread) {
         g_free(s);
         return false;
     }
     return true;
 }
 
-void mig_source_cancel(MigEngine *e)
-{
-    int old;
-
-    do {
-        old = atomic_load(&e->out.state);
-        if (!(e->v5 ? mig_status_is_running(old) : mig_status_is_setup_or_active_v4(old)))
-            return;
-        mig_set_state(e, &e->out.state, (MigStatus)old, MIG_CANCELLING);
-    } while (atomic_load(&e->out.state) != MIG_CANCELLING);
-    /* Woken only now that the state says cancelling (QEMU posts first, so its thread may
-     * still slip into 'device' before noticing; here the outcome is always the same). */
-    if (old == MIG_PRE_SWITCHOVER)
-        mig_sem_post(&e->out.pause_sem);
-    /* In 5.0 'cancelling' counts as running, so a second cancel swaps cancelling for
-     * cancelling and emits the event again: QEMU's quirk, kept on purpose. */
-    g_mutex_lock(&e->out.lock);
-    if (e->out.file)
-        mig_file_shutdown(e->out.file);
-    if (e->out.multifd)
-        mig_multifd_send_shutdown(e->out.multifd);
-    g_cond_broadcast(&e->out.wake);
-    g_mutex_unlock(&e->out.lock);
-}
-
 void mig_source_join(MigEngine *e)
 {
-    if (e->out.thread) {
-        g_thread_join(e->out.thread);
-        e->out.thread = NULL;
+    if (e->source_thread) {
+        g_thread_join(e->source_thread);
+        e->source_thread = NULL;
     }
 }

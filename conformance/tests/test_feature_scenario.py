@@ -76,3 +76,36 @@ def test_pace_keeps_a_sim_migration_active_for_interaction(vms, target):
     expect_ok(src.qmp.cmd("migrate-set-parameters", {"max-bandwidth": 1 << 30}))
     assert wait_status(src.qmp, ("completed", "failed")) == "completed"
     assert wait_status(dst.qmp, ("completed", "failed")) == "completed"
+
+
+def test_scenario_postcopy_refused_and_reported(vms, target):
+    """A scenario's migrate-start-postcopy is refused like the QMP command (postcopy is not
+    built): the refusal is in the report, and the migration goes on in precopy."""
+    path = vms.path("scenario.json")
+    with open(path, "w") as f:
+        json.dump({"actions": [{"at": {"pass": 2}, "execute": "migrate-start-postcopy"}]}, f)
+    r = run(target, "--scenario", path)
+    assert r["scenario-errors"] == [
+        "migrate-start-postcopy: Postcopy is not supported by this migbench build yet; the "
+        "migration continues in precopy"], r.get("scenario-errors")
+    assert r["status"] == "completed"
+
+
+def test_timeline_points_every_window(vms, target):
+    """result.timeline: one point per >= 100 ms window of guest time, in order, with the
+    counters growing as QEMU's do and the pass in progress; the same on a second run."""
+    a = run(target, "--param", "downtime-limit=1", "--param", "max-bandwidth=32M",
+            "--max-passes", "5")
+    b = run(target, "--param", "downtime-limit=1", "--param", "max-bandwidth=32M",
+            "--max-passes", "5")
+    assert a["timeline"] == b["timeline"]
+    tl = a["timeline"]
+    assert len(tl) >= 10, tl
+    times = [p["t-ms"] for p in tl]
+    assert all(t2 - t1 >= 100 for t1, t2 in zip(times, times[1:])), times
+    assert all(p2["transferred"] >= p1["transferred"] for p1, p2 in zip(tl, tl[1:]))
+    assert all(p2["pass"] >= p1["pass"] for p1, p2 in zip(tl, tl[1:]))
+    assert {"t-ms", "remaining", "transferred", "mbps", "dirty-rate", "throttle",
+            "pass"} == set(tl[0])
+    # 32 MiB/s of max-bandwidth: each full window moves about 3.4 MB
+    assert 200 <= tl[len(tl) // 2]["mbps"] <= 300, tl[len(tl) // 2]

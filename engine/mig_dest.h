@@ -1,0 +1,16 @@
+/* mig_dest: the incoming side (QEMU's qemu_start_incoming_migration and
+ * process_incoming_migration_co/_bh): listen, accept, load, verify, restore the run state. */
+#ifndef MIG_DEST_H
+#define MIG_DEST_H
+
+#include "mig_internal.h"
+
+/* Starts listening on `uri` (or takes `fd` for fd: URIs given through the monitor, else
+ * -1) and the thread that loads the first connection.  False with QEMU's error. */
+bool mig_dest_start(MigEngine *e, const char *uri, int fd, GError **err);
+/* Closes the listener, shuts a load in progress down and joins the thread. */
+void mig_dest_stop(MigEngine *e);
+/* Sets the sticky destination error (first one wins). */
+void mig_in_set_error(MigEngine *e, const GError *err);
+
+#endif

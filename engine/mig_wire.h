@@ -1,0 +1,68 @@
+/* mig_wire: the constants of the migration stream (QEMU's savevm format, version 3), alone.
+ *
+ * Kept apart from mig_stream.h (the section layer's entry points, which need the engine's
+ * structures) so that the record writers and readers at the bottom of the engine (RAM saving,
+ * compression) can use the wire format without depending on the engine above them
+ * (docs/architecture.md, layers).  docs/stream-format.md is the prose. */
+#ifndef MIG_WIRE_H
+#define MIG_WIRE_H
+
+#define MIG_FILE_MAGIC   0x5145564dU /* "QEVM" */
+#define MIG_FILE_VERSION 3
+
+enum {
+    MIG_SEC_EOF = 0x00,
+    MIG_SEC_START = 0x01,
+    MIG_SEC_PART = 0x02,
+    MIG_SEC_END = 0x03,
+    MIG_SEC_FULL = 0x04,
+    MIG_SEC_SUBSECTION = 0x05,
+    MIG_SEC_VMDESCRIPTION = 0x06,
+    MIG_SEC_CONFIGURATION = 0x07,
+    MIG_SEC_COMMAND = 0x08,
+    MIG_SEC_FOOTER = 0x7e,
+};
+
+enum {
+    MIG_CMD_OPEN_RETURN_PATH = 1,
+    MIG_CMD_PING = 2,
+    MIG_CMD_POSTCOPY_ADVISE = 3,
+    MIG_CMD_POSTCOPY_LISTEN = 4,
+    MIG_CMD_POSTCOPY_RUN = 5,
+    MIG_CMD_POSTCOPY_RAM_DISCARD = 6,
+    MIG_CMD_PACKAGED = 7,
+    MIG_CMD_ENABLE_COLO = 8,
+    MIG_CMD_POSTCOPY_RESUME = 9,
+    MIG_CMD_RECV_BITMAP = 10,
+    MIG_CMD_MAX
+};
+
+enum {
+    MIG_RP_SHUT = 1,
+    MIG_RP_PONG = 2,
+    MIG_RP_REQ_PAGES_ID = 3,
+    MIG_RP_REQ_PAGES = 4,
+    MIG_RP_RECV_BITMAP = 5,
+    MIG_RP_RESUME_ACK = 6,
+    MIG_RP_MAX
+};
+
+/* RAM record flags, in the low bits of the be64 offset. */
+#define RAM_SAVE_FLAG_FULL          0x01
+#define RAM_SAVE_FLAG_ZERO          0x02
+#define RAM_SAVE_FLAG_MEM_SIZE      0x04
+#define RAM_SAVE_FLAG_PAGE          0x08
+#define RAM_SAVE_FLAG_EOS           0x10
+#define RAM_SAVE_FLAG_CONTINUE      0x20
+#define RAM_SAVE_FLAG_XBZRLE        0x40
+#define RAM_SAVE_FLAG_HOOK          0x80
+#define RAM_SAVE_FLAG_COMPRESS_PAGE 0x100
+
+/* Section ids and names of migbench's savevm handlers. */
+#define MIG_SECTION_RAM         2
+#define MIG_SECTION_GLOBALSTATE 4
+#define MIG_SECTION_GUEST       5
+#define MIG_RAM_VERSION         4
+#define MIG_GUEST_IDSTR         "migbench/guest"
+
+#endif

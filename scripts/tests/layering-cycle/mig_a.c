@@ -1,0 +1,9 @@
+/* Fixture for check-layering.py: see mig_a.h. */
+#include "mig_a.h"
+#include "mig_b.h"
+
+void mig_a_fn(int x)
+{
+    if (x > 0)
+        mig_b_fn(x - 1);
+}
