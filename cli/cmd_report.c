@@ -397,7 +397,7 @@ static void timeline(Report *r, const SweepRow *row, json_object *tl)
         int64_t pass = json_object_get_int64(member(s, "pass"));
         g_string_append_printf(d, "%.17g %.17g %.17g %.17g %.17g %.17g\n", t,
                                tl_num(s, "remaining") / 1048576, tl_num(s, "transferred") / 1048576,
-                               tl_num(s, "mbps"), tl_num(s, "dirty-rate") * 4096 * 8 / 1e6,
+                               tl_num(s, "mbps"), tl_num(s, "dirty-rate") * 8 / 1e6,
                                tl_num(s, "throttle"));
         if (prev_pass >= 0 && pass != prev_pass)
             g_string_append_printf(arrows,
@@ -444,8 +444,8 @@ static void timelines_section(Report *r)
         if (!json_object_is_type(tl, json_type_array) || !json_object_array_length(tl))
             continue;
         if (!have++)
-            g_string_append(r->html, "<h2>Timelines</h2>\n<p>Samples every 100 ms of guest "
-                                     "time (docs/sweeps.md).</p>\n");
+            g_string_append(r->html, "<h2>Timelines</h2>\n<p>One sample per rate-limit window "
+                                     "of at least 100 ms of guest time (docs/run.md).</p>\n");
         if (chosen(r->o, row, shown)) {
             timeline(r, row, tl);
             shown++;

@@ -158,13 +158,25 @@ def test_report_is_one_self_contained_page(target, sweep24, tmp_path):
     d, _ = sweep24
     html = report(target, tmp_path / "r.html", str(d / "a"))
     figs = figures(html)
-    # 2 guests x 3 metrics against max-bandwidth, and the model's scatter
-    assert len(figs) == 7, len(figs)
+    caps = re.findall(r"<figcaption>(.*?)</figcaption>", html)
+    # 2 guests x 3 metrics against max-bandwidth, the model's scatter, and two plots for
+    # each of the first 6 runs' timelines (the engine samples them, docs/run.md)
+    assert sum(" against max-bandwidth for " in c for c in caps) == 6, caps
+    assert sum(c.startswith("Measured against predicted") for c in caps) == 1, caps
+    assert sum("remaining and transferred" in c for c in caps) == 6, caps
+    assert len(figs) == len(caps) == 19
     for f in figs:
         assert "<svg" in f and "</svg>" in f and "<path" in f
     # no resource from anywhere: the only URLs are XML namespace names
     assert not re.search(r'(src|href)\s*=\s*"(https?:|//)', html)
     assert "Model fit" in html and html.count("<tr") > 24
+
+
+def test_report_timelines_chosen_by_point(target, sweep24, tmp_path):
+    d, _ = sweep24
+    html = report(target, tmp_path / "c.html", str(d / "a"), extra=("--timeline", "3"))
+    caps = [c for c in re.findall(r"<figcaption>(.*?)</figcaption>", html) if "point " in c]
+    assert len(caps) == 2 and all(c.startswith("point 3 (") for c in caps), caps
 
 
 def test_report_plots_timelines_of_a_run_report(target, tmp_path):
@@ -196,7 +208,7 @@ def test_report_in_headless_chromium(target, sweep24, tmp_path):
     page = os.path.join(out, "report.html")
     report(target, page, str(d / "a"), os.path.join(FIXTURES, "run-with-timeline.json"))
     n = len(figures(read(page).decode()))
-    assert n == 9  # 7 of the sweep, 2 of the timeline
+    assert n == 19  # as above: the fixture comes after the 6 timelines shown
     base = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--enable-logging=stderr", "--v=0", "--window-size=1200,2400"]
