@@ -439,8 +439,12 @@ static int cmd_cat(int argc, char **argv)
 
 static int cmd_convert(int argc, char **argv)
 {
-    char *out = NULL;
+    char *out = NULL, *mix = NULL;
     GOptionEntry e[] = { { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "file to write", "OUT" },
+                         { "mix", 0, 0, G_OPTION_ARG_STRING, &mix,
+                           "class of written pages for rows without a class column "
+                           "[" TRACE_CONVERT_DEFAULT_MIX "]",
+                           "MIX" },
                          { NULL } };
     int rc;
     const char *in = one_file(
@@ -451,10 +455,25 @@ static int cmd_convert(int argc, char **argv)
         rc = 2;
     }
     GError *err = NULL;
-    bool ok = in && trace_convert(in, out, &err);
+    TraceMix m;
+    TraceConvertOptions co = { .mix = mix ? &m : NULL };
+    if (in && mix && !trace_mix_parse(mix, &m, &err)) {
+        fprintf(stderr, "migbench trace convert: --mix: %s\n", err->message);
+        g_clear_error(&err);
+        in = NULL;
+        rc = 2;
+    }
+    bool ok = in && trace_convert_opts(in, out, &co, &err);
     if (ok)
         printf("%s: written\n", out);
+    if (ok && co.all_zero)
+        fprintf(stderr,
+                "migbench trace convert: warning: every page of %s is zero (initial content "
+                "and every write): a migration of it moves no page data; give rows a class "
+                "column or --mix\n",
+                out);
     g_free(out);
+    g_free(mix);
     if (!in)
         return rc;
     return ok ? 0 : fail(err);

@@ -251,7 +251,8 @@ class VmFactory:
                 rc = vm.proc.returncode
                 if self.target.is_migbench:
                     bad = [m for m in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
-                                       "runtime error:") if m in out]
+                                       "runtime error:", "WARNING: ThreadSanitizer")
+                           if m in out]
                     # -9: killed on purpose by a fault test; sanitizers are still checked
                     if bad or rc not in (0, 1, -9, -15):
                         problems.append(f"{vm.argv}: exit {rc}\n{out[-4000:]}")

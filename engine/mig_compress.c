@@ -1,6 +1,7 @@
 /* mig_compress: compress-threads and decompress-threads (see mig_compress.h). */
 #include "mig_compress.h"
 #include "mb_error.h"
+#include "mb_tsan.h"
 #include "mb_util.h"
 #include "mig_wire.h"
 
@@ -36,7 +37,8 @@ struct MigCompress {
     CThread *t;
     bool wait;
     bool virt;
-    int level;
+    int level;        /* compress-level, within level_cost_ns */
+    char *init_error; /* a thread's deflate stream could not start, or NULL */
     bool quit;
     GMutex lock; /* everything in the threads' state */
     GCond done_cond;
@@ -100,7 +102,7 @@ MigCompress *mig_compress_new(unsigned threads, int level, bool wait, bool virtu
     c->n = threads ? threads : 1;
     c->wait = wait;
     c->virt = virtual_time;
-    c->level = CLAMP(level, 0, 9);
+    c->level = CLAMP(level, 0, (int)G_N_ELEMENTS(level_cost_ns) - 1);
     g_mutex_init(&c->lock);
     g_cond_init(&c->done_cond);
     c->t = g_new0(CThread, c->n);
@@ -109,7 +111,10 @@ MigCompress *mig_compress_new(unsigned threads, int level, bool wait, bool virtu
         t->c = c;
         g_cond_init(&t->job_cond);
         t->out = g_malloc(12 + mig_compress_bound());
-        deflateInit(&t->zs, c->level);
+        int rc = deflateInit(&t->zs, level);
+        if (rc != Z_OK && !c->init_error)
+            c->init_error =
+                g_strdup_printf("compress thread %u: deflate init failed: %s", i, zError(rc));
         t->th = g_thread_new("mig-compress", compress_thread, t);
     }
     return c;
@@ -131,6 +136,7 @@ void mig_compress_free(MigCompress *c)
         g_free(c->t[i].out);
     }
     g_free(c->t);
+    g_free(c->init_error);
     g_cond_clear(&c->done_cond);
     g_mutex_clear(&c->lock);
     g_free(c);
@@ -161,12 +167,24 @@ static void flush_one(MigCompress *c, CThread *t, MigFile *f, MigCompressFlushed
     t->has_output = false;
 }
 
+/* A compression thread that could not start fails the migration through the stream's
+ * sticky error (the source reports it as error-desc); no page is handed to the threads. */
+static bool fail_if_not_started(MigCompress *c, MigFile *f)
+{
+    if (!c->init_error)
+        return false;
+    mig_file_set_error(f, "%s", c->init_error);
+    return true;
+}
+
 bool mig_compress_page(MigCompress *c, MigFile *f, uint64_t offset, const uint8_t *page,
                        int64_t now_ns, int64_t *wait_until_ns, MigCompressFlushed *acc)
 {
     bool taken = false;
 
     *wait_until_ns = 0;
+    if (fail_if_not_started(c, f))
+        return false;
     g_mutex_lock(&c->lock);
     for (;;) {
         for (unsigned i = 0; i < c->n && !taken; i++) {
@@ -203,6 +221,9 @@ void mig_compress_flush(MigCompress *c, MigFile *f, int64_t now_ns, int64_t *wai
 {
     int64_t last = now_ns;
 
+    *wait_until_ns = 0;
+    if (fail_if_not_started(c, f))
+        return;
     g_mutex_lock(&c->lock);
     for (unsigned i = 0; i < c->n; i++) {
         last = MAX(last, c->t[i].finish_ns);
@@ -233,6 +254,8 @@ static void decompress_one(gpointer job, gpointer opaque)
 {
     MigDecompress *d = opaque;
     DJob *j = job;
+    /* The job crossed GThreadPool's queue, whose locking TSan cannot see. */
+    mb_tsan_acquire(j);
     uint8_t page[PAGE];
     z_stream zs = { 0 };
     bool ok = inflateInit(&zs) == Z_OK;
@@ -273,6 +296,7 @@ void mig_decompress_page(MigDecompress *d, uint8_t *host, const uint8_t *data, u
     g_mutex_lock(&d->lock);
     d->pending++;
     g_mutex_unlock(&d->lock);
+    mb_tsan_release(j); /* to the pool thread that takes it (decompress_one) */
     g_thread_pool_push(d->pool, j, NULL);
 }
 

@@ -31,7 +31,9 @@ typedef struct {
 } MigCompressFlushed;
 
 /* Starts `threads` compression threads at zlib `level`.  `virtual_time` selects the
- * deterministic model (sim guests). */
+ * deterministic model (sim guests).  A deflate stream zlib cannot start (no memory, a level
+ * outside 0-9) does not fail here: mig_compress_page and mig_compress_flush then set the
+ * stream's sticky error ("compress thread N: deflate init failed: ...") and take no page. */
 MigCompress *mig_compress_new(unsigned threads, int level, bool wait, bool virtual_time);
 void mig_compress_free(MigCompress *c);
 

@@ -200,9 +200,10 @@ void mig_file_set_error(MigFile *f, const char *fmt, ...)
 
 bool mig_file_rate_limited(MigFile *f)
 {
-    if (f->error || f->shutdown_requested)
+    if (f->error || atomic_load(&f->shutdown_requested))
         return true;
-    return f->xfer_limit > 0 && f->bytes_xfer > f->xfer_limit;
+    uint64_t limit = atomic_load_explicit(&f->xfer_limit, memory_order_relaxed);
+    return limit > 0 && f->bytes_xfer > limit;
 }
 
 void mig_file_reset_rate_limit(MigFile *f)
@@ -212,11 +213,11 @@ void mig_file_reset_rate_limit(MigFile *f)
 
 void mig_file_set_rate_limit(MigFile *f, uint64_t bytes_per_window)
 {
-    f->xfer_limit = bytes_per_window;
+    atomic_store_explicit(&f->xfer_limit, bytes_per_window, memory_order_relaxed);
 }
 
 void mig_file_shutdown(MigFile *f)
 {
-    f->shutdown_requested = true;
+    atomic_store(&f->shutdown_requested, true);
     chan_shutdown(f->chan);
 }

@@ -11,6 +11,7 @@
 #include "chan.h"
 
 #include <glib.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -24,11 +25,15 @@ typedef struct MigFile {
     size_t rpos;  /* read: next byte in buf */
     uint64_t pos; /* bytes put/got since open */
     uint64_t bytes_xfer;
-    uint64_t xfer_limit; /* bytes per rate-limit window; 0 = unlimited */
-    GError *error;       /* sticky first error */
+    /* Bytes per rate-limit window; 0 = unlimited.  Atomic: set by QMP handlers on the main
+     * thread (migrate-set-parameters max-bandwidth) while the migration thread reads it. */
+    _Atomic uint64_t xfer_limit;
+    GError *error; /* sticky first error */
     void (*on_flush)(void *opaque, size_t bytes);
     void *opaque;
-    bool shutdown_requested;
+    /* Atomic: set by mig_file_shutdown from any thread (cancel on the main thread, a
+     * failing multifd channel's thread) while the thread doing the I/O reads it. */
+    atomic_bool shutdown_requested;
 } MigFile;
 
 MigFile *mig_file_new(Chan *chan, bool writable);

@@ -218,11 +218,26 @@ MigMultifdSend *mig_multifd_send_new(const MigMultifdConfig *cfg, const ChanUri 
             ch->zbuf_size = (size_t)cfg->page_count * PAGE * 2 + 1024;
             ch->zbuf = g_malloc(ch->zbuf_size);
         }
-        if (cfg->method == MIG_MULTIFD_ZLIB)
-            deflateInit(&ch->zs, cfg->level);
+        /* A codec that cannot start fails the setup with QEMU 5.0's texts. */
+        if (cfg->method == MIG_MULTIFD_ZLIB && deflateInit(&ch->zs, cfg->level) != Z_OK) {
+            mb_error_set(err, "multifd %u: deflate init failed", i);
+            mig_multifd_send_free(m);
+            return NULL;
+        }
         if (cfg->method == MIG_MULTIFD_ZSTD) {
             ch->zc = ZSTD_createCCtx();
-            ZSTD_CCtx_setParameter(ch->zc, ZSTD_c_compressionLevel, cfg->level);
+            if (!ch->zc) {
+                mb_error_set(err, "multifd %u: zstd createCStream failed", i);
+                mig_multifd_send_free(m);
+                return NULL;
+            }
+            size_t rc = ZSTD_CCtx_setParameter(ch->zc, ZSTD_c_compressionLevel, cfg->level);
+            if (ZSTD_isError(rc)) {
+                mb_error_set(err, "multifd %u: initCStream failed with error %s", i,
+                             ZSTD_getErrorName(rc));
+                mig_multifd_send_free(m);
+                return NULL;
+            }
         }
     }
     for (unsigned i = 0; i < cfg->channels; i++) {
@@ -688,10 +703,16 @@ bool mig_multifd_recv_add_channel(MigMultifdRecv *m, Chan *c, GError **err)
         ch->zbuf_size = (size_t)cfg->page_count * PAGE * 2 + 1024;
         ch->zbuf = g_malloc(ch->zbuf_size);
     }
-    if (cfg->method == MIG_MULTIFD_ZLIB)
-        inflateInit(&ch->zs);
-    if (cfg->method == MIG_MULTIFD_ZSTD)
-        ch->zd = ZSTD_createDCtx();
+    /* A codec that cannot start fails the channel with QEMU 5.0's texts.  The channel
+     * stays owned by `m` (freed with it; inflateEnd of a failed stream is harmless). */
+    if (cfg->method == MIG_MULTIFD_ZLIB && inflateInit(&ch->zs) != Z_OK) {
+        mb_error_set(err, "multifd %u: inflate init failed", id);
+        return false;
+    }
+    if (cfg->method == MIG_MULTIFD_ZSTD && !(ch->zd = ZSTD_createDCtx())) {
+        mb_error_set(err, "multifd %u: zstd createDStream failed", id);
+        return false;
+    }
     if (++m->connected == cfg->channels)
         for (unsigned i = 0; i < cfg->channels; i++)
             m->ch[i].th = g_thread_new("multifd-recv", recv_thread, &m->ch[i]);

@@ -42,7 +42,8 @@ typedef struct MigMultifdConfig {
 typedef struct MigMultifdSend MigMultifdSend;
 
 /* Opens cfg->channels connections to `uri` (tcp or unix), sends the hellos and starts the
- * channel threads.  NULL with err on a connection failure or a non-socket URI. */
+ * channel threads.  NULL with err on a connection failure, a non-socket URI, or a codec
+ * that cannot start (QEMU's "multifd N: deflate init failed" and zstd texts). */
 MigMultifdSend *mig_multifd_send_new(const MigMultifdConfig *cfg, const ChanUri *uri, GError **err);
 /* Queues one page.  Returns the bytes that entered the multifd channels because a packet
  * was handed over (pages x 4 KiB + header), 0 when the page just joined the current
@@ -74,8 +75,9 @@ typedef bool (*MigMultifdStoreFn)(void *opaque, unsigned block, uint64_t page, c
  * fails; `opaque` goes to both callbacks. */
 MigMultifdRecv *mig_multifd_recv_new(const MigMultifdConfig *cfg, MigMultifdStoreFn store,
                                      void (*on_error)(void *opaque), void *opaque);
-/* Takes a newly accepted channel: reads and checks its hello (QEMU's texts).  When the
- * last channel arrives the receive threads start. */
+/* Takes a newly accepted channel: reads and checks its hello (QEMU's texts) and starts its
+ * decoder ("multifd N: inflate init failed" when it cannot).  When the last channel
+ * arrives the receive threads start. */
 bool mig_multifd_recv_add_channel(MigMultifdRecv *m, Chan *c, GError **err);
 bool mig_multifd_recv_ready(MigMultifdRecv *m);
 /* A copy of the first channel error, or NULL. */

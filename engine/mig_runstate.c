@@ -96,9 +96,12 @@ static json_object *qmp_query_status(QmpRequest *req, json_object *args, GError 
     RunState s = runstate_get(e);
     json_object *o = json_object_new_object();
 
-    json_object_object_add(o, "status", json_object_new_string(runstate_name(s)));
-    json_object_object_add(o, "singlestep", json_object_new_boolean(false));
+    /* StatusInfo's declaration order, as QEMU's visitor adds them: "status" and
+     * "singlestep" share a QDict bucket, so this order gives QEMU's bytes
+     * {"status", "singlestep", "running"} (the dispatcher re-orders anyway). */
     json_object_object_add(o, "running", json_object_new_boolean(s == RS_RUNNING));
+    json_object_object_add(o, "singlestep", json_object_new_boolean(false));
+    json_object_object_add(o, "status", json_object_new_string(runstate_name(s)));
     return o;
 }
 

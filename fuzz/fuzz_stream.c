@@ -16,7 +16,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define GUEST "uniform,size=256K,rate=4M,seed=1"
+/* The harness's guest lives as long as the process and is never freed, so it must not
+ * start the store=mem prefault thread: nothing would ever join it (ThreadSanitizer reports
+ * a thread leak), and 256 KiB gain nothing from prefaulting. */
+#define GUEST "uniform,size=256K,rate=4M,seed=1,prefault=off"
 
 static MigEngine *engine(void)
 {

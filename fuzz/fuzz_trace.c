@@ -31,7 +31,8 @@ static void convert_text(const uint8_t *data, size_t size)
     if (write(fd, data, size) == (ssize_t)size) {
         char *out = g_strdup_printf("%s.trace", in);
         GError *err = NULL;
-        if (trace_convert(in, out, &err))
+        TraceConvertOptions co = { 0 };
+        if (trace_convert_opts(in, out, &co, &err))
             g_remove(out);
         g_clear_error(&err);
         g_free(out);

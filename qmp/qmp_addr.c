@@ -14,11 +14,89 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+static bool parse_addr(const char *spec, const char *addr, QmpAddr *out, GError **err);
+
+/* Splits "ADDRESS[,OPTION...]" at unescaped commas; ",," stands for a comma (QEMU's
+ * QemuOpts convention).  Returns the pieces, the address first. */
+static gchar **split_commas(const char *s)
+{
+    GPtrArray *parts = g_ptr_array_new();
+    GString *cur = g_string_new(NULL);
+
+    for (; *s; s++) {
+        if (*s == ',' && s[1] == ',') {
+            g_string_append_c(cur, ',');
+            s++;
+        } else if (*s == ',') {
+            g_ptr_array_add(parts, g_string_free(cur, FALSE));
+            cur = g_string_new(NULL);
+        } else {
+            g_string_append_c(cur, *s);
+        }
+    }
+    g_ptr_array_add(parts, g_string_free(cur, FALSE));
+    g_ptr_array_add(parts, NULL);
+    return (gchar **)g_ptr_array_free(parts, FALSE);
+}
+
+/* QEMU's socket chardev options: server, nowait, server=on|off, wait=on|off. */
+static bool parse_options(const char *spec, gchar **opts, QmpAddr *out, GError **err)
+{
+    for (int i = 0; opts[i]; i++) {
+        const char *o = opts[i], *eq = strchr(o, '=');
+        char *key = eq ? g_strndup(o, (gsize)(eq - o)) : g_strdup(o);
+        const char *val = eq ? eq + 1 : NULL;
+        bool *flag = NULL, on = true;
+
+        if (!strcmp(key, "server") || !strcmp(key, "wait"))
+            flag = !strcmp(key, "server") ? &out->server : &out->wait;
+        else if (!strcmp(key, "nowait") && !val)
+            flag = &out->wait, on = false;
+        if (!flag) {
+            mb_error_set(err,
+                         "Invalid QMP address '%s': unknown option '%s' (options: server, "
+                         "nowait, server=on|off, wait=on|off)",
+                         spec, o);
+            g_free(key);
+            return false;
+        }
+        if (val && strcmp(val, "on") && strcmp(val, "off")) {
+            mb_error_set(err, "Invalid QMP address '%s': option '%s' expects 'on' or 'off'", spec,
+                         key);
+            g_free(key);
+            return false;
+        }
+        if (val)
+            on = !strcmp(val, "on");
+        *flag = on;
+        if (flag == &out->server)
+            out->has_server = true;
+        else
+            out->has_wait = true;
+        g_free(key);
+    }
+    /* QEMU waits for a client when it is a server and nothing said nowait. */
+    if (!out->has_wait)
+        out->wait = out->has_server && out->server;
+    return true;
+}
+
 bool qmp_addr_parse(const char *spec, QmpAddr *out, GError **err)
 {
+    gchar **parts = split_commas(spec);
+    bool ok = parse_addr(spec, parts[0], out, err) && parse_options(spec, parts + 1, out, err);
+
+    g_strfreev(parts);
+    if (!ok)
+        qmp_addr_clear(out);
+    return ok;
+}
+
+static bool parse_addr(const char *spec, const char *addr, QmpAddr *out, GError **err)
+{
     memset(out, 0, sizeof(*out));
-    if (g_str_has_prefix(spec, "unix:")) {
-        const char *path = spec + 5;
+    if (g_str_has_prefix(addr, "unix:")) {
+        const char *path = addr + 5;
         if (!*path) {
             mb_error_set(err, "Invalid QMP address '%s': empty UNIX socket path", spec);
             return false;
@@ -31,8 +109,8 @@ bool qmp_addr_parse(const char *spec, QmpAddr *out, GError **err)
         out->path = g_strdup(path);
         return true;
     }
-    if (g_str_has_prefix(spec, "tcp:")) {
-        const char *hp = spec + 4, *colon;
+    if (g_str_has_prefix(addr, "tcp:")) {
+        const char *hp = addr + 4, *colon;
         char *host;
         if (*hp == '[') {
             const char *close = strchr(hp, ']');

@@ -2,7 +2,13 @@
  *
  * Shared by the server's monitors and the client so both sides accept exactly the same
  * spellings: tcp hosts may be names, IPv4 literals or bracketed IPv6 literals
- * ("tcp:[::1]:4444"); an empty host listens on every interface. */
+ * ("tcp:[::1]:4444"); an empty host listens on every interface.
+ *
+ * QEMU's socket options may follow, comma-separated, so that QEMU command lines work
+ * unchanged ("unix:/tmp/q.sock,server,nowait"): server, nowait, server=on|off,
+ * wait=on|off; ",," is a literal comma in a path, as in QEMU.  What they mean is up to the
+ * user of the address: a vm's monitor is always a server and refuses to wait (see
+ * qmp_monitor.c); a client ignores them. */
 #ifndef QMP_ADDR_H
 #define QMP_ADDR_H
 
@@ -11,13 +17,17 @@
 
 typedef struct {
     bool is_unix;
-    char *path; /* unix */
-    char *host; /* tcp: without brackets; "" = any */
-    char *port; /* tcp */
+    char *path;              /* unix */
+    char *host;              /* tcp: without brackets; "" = any */
+    char *port;              /* tcp */
+    bool server, has_server; /* server / server=on|off given */
+    bool wait, has_wait;     /* wait for a client before going on (QEMU: server without
+                                nowait); has_wait: wait=/nowait given */
 } QmpAddr;
 
 /* Parses `spec`; on error returns false with "Invalid QMP address '%s': expected
- * unix:PATH or tcp:HOST:PORT" (or a more precise reason). */
+ * unix:PATH or tcp:HOST:PORT" (or a more precise reason: "unknown option 'foo' ...",
+ * "option 'wait' expects 'on' or 'off'"); `out` is then cleared. */
 bool qmp_addr_parse(const char *spec, QmpAddr *out, GError **err);
 void qmp_addr_clear(QmpAddr *a);
 

@@ -134,7 +134,14 @@ static json_object *run_command(QmpRequest *r, const SchemaCommand *cmd, json_ob
         return NULL;
     }
     /* A command without 'returns' answers {}; so does a handler returning NULL. */
-    return ret ? ret : json_object_new_object();
+    if (!ret)
+        return json_object_new_object();
+    /* Byte-identical output needs QEMU's member order whatever order the handler built
+     * its reply in.  The introspection is exempt: it is built in the order QEMU's
+     * generated literal has (not the visitor's) and is large. */
+    if (ret != r->srv->introspection)
+        qmp_order_by_schema(cmd->ret, ret);
+    return ret;
 }
 
 /* QEMU's qmp_dispatch() for one message; returns the response, or NULL for a command

@@ -123,6 +123,12 @@ void qmp_server_emit_event(QmpServer *srv, const char *event, json_object *data)
     GString *text = g_string_new(NULL);
     int64_t now;
 
+    /* QEMU's member order (qmp_order.c); the schema is immutable, so no lock needed. */
+    if (data) {
+        const SchemaEvent *se = schema_find_event(srv->schema, event);
+        if (se)
+            qmp_order_by_schema(se->data, data);
+    }
     g_mutex_lock(&srv->ev_lock);
     now = mb_realtime_ns();
     json_object_object_add(ts, "seconds", json_object_new_int64(now / 1000000000));

@@ -52,6 +52,7 @@ struct QmpServer {
     GSource *after_src;         /* idle: runs ready after-reply callbacks */
     GQueue after_ready;         /* QmpAfterReply * */
     QmpServerLimits limits;
+    gint accept_stalls; /* times a monitor paused accepting for want of fds (atomic; tests) */
 
     /* Events (qmp_event.c); everything below ev_lock is protected by it. */
     GSource *event_src;
@@ -147,6 +148,13 @@ void qmp_send_message(QmpSession *s, json_object *msg);
 /* Registers the built-in handlers of the core commands the schema defines. */
 void qmp_core_register(QmpServer *srv);
 json_object *qmp_core_greeting(QmpServer *srv, QmpSession *s);
+
+/* ---- qmp_order.c ---- */
+/* Re-adds the members of every object in `v` (recursively, following type `t`) in the
+ * schema's declaration order, the order QEMU's output visitor adds them in, so that the
+ * QDict-ordered output is byte-identical to QEMU's.  Members `t` does not list (union
+ * variants) stay after the listed ones, in their order.  `t` or `v` NULL: nothing. */
+void qmp_order_by_schema(const SchemaType *t, json_object *v);
 
 /* ---- qmp_event.c ---- */
 void qmp_event_init(QmpServer *srv);

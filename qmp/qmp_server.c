@@ -25,6 +25,12 @@ QmpServer *qmp_server_new(const Schema *schema, GMainContext *ctx, json_object *
     srv->schema = schema;
     srv->ctx = g_main_context_ref(ctx ? ctx : g_main_context_default());
     srv->version = version;
+    /* The greeting and query-version print it: QEMU's member order (qmp_order.c). */
+    {
+        const SchemaCommand *qv = schema_find_command(schema, "query-version");
+        if (qv)
+            qmp_order_by_schema(qv->ret, version);
+    }
     srv->mask_introspection = mask_introspection;
     srv->handlers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     srv->monitors = g_ptr_array_new_with_free_func((GDestroyNotify)qmp_monitor_free);

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # run-tests.sh BUILDDIR [pytest args...]: every suite, then one summary line.
 # Unit tests, fuzz corpus replays and the Slurm sweep test run under `meson test`; the
-# conformance suite runs under pytest against the vm binary of BUILDDIR, once per target.  Individual test cases
-# are counted (GTest TAP results and pytest cases), so the summary says how many ran.
+# conformance suite runs under pytest against the vm binary of BUILDDIR, once per target.
+# With MIGBENCH_TSAN_BUILD set to a -Db_sanitize=thread build (./mb test sets it),
+# scripts/run-tsan.sh then runs the unit tests and a few real migrations under
+# ThreadSanitizer.  Individual test cases are counted (GTest TAP results and pytest cases),
+# so the summary says how many ran.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:?usage: run-tests.sh BUILDDIR}; shift
@@ -35,7 +38,18 @@ if [[ -d conformance/tests ]]; then
     pytest_rc=$?
 fi
 
-"$py" scripts/summarize-tests.py "$build/meson-logs/testlog.json" "$junit"
+# ThreadSanitizer: its own build (a TSan binary cannot also carry ASan).
+tsan_rc=0
+tsan_logs=()
+if [[ -n "${MIGBENCH_TSAN_BUILD:-}" ]]; then
+    tsan=$MIGBENCH_TSAN_BUILD
+    rm -f "$tsan/meson-logs/testlog.json" "$tsan/tsan-junit.xml"
+    PYTHON=$py scripts/run-tsan.sh "$tsan"
+    tsan_rc=$?
+    tsan_logs=("$tsan/meson-logs/testlog.json" "$tsan/tsan-junit.xml")
+fi
+
+"$py" scripts/summarize-tests.py "$build/meson-logs/testlog.json" "$junit" "${tsan_logs[@]}"
 sum_rc=$?
-if [[ $meson_rc -ne 0 || $pytest_rc -ne 0 || $sum_rc -ne 0 ]]; then exit 1; fi
+if [[ $meson_rc -ne 0 || $pytest_rc -ne 0 || $tsan_rc -ne 0 || $sum_rc -ne 0 ]]; then exit 1; fi
 exit 0

@@ -7,8 +7,9 @@
 #                                   munge for the sweep-on-Slurm test)
 set -euo pipefail
 
-pkgs=(meson ninja-build pkg-config gcc libc6-dev libglib2.0-dev libjson-c-dev zlib1g-dev
-      libzstd-dev libxxhash-dev python3 python3-pytest lcov clang-format)
+# libtsan2: gcc's ThreadSanitizer runtime (the TSan build of ./mb test).
+pkgs=(meson ninja-build pkg-config gcc libc6-dev libtsan2 libglib2.0-dev libjson-c-dev
+      zlib1g-dev libzstd-dev libxxhash-dev python3 python3-pytest lcov clang-format)
 if [[ "${1:-}" == "--ci" ]]; then
     pkgs+=(clang llvm libclang-rt-14-dev qemu-system-x86 qemu-utils iproute2 procps
            gnuplot-nox chromium slurm-wlm munge)

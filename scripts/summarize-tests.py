@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""Prints the one summary line "N passed, N failed" over meson's testlog and pytest's junit.
+"""Prints the one summary line "N passed, N failed" over meson testlogs and pytest junit files.
+
+Usage: summarize-tests.py FILE...  (*.json: a meson testlog; anything else: a junit XML;
+a file that does not exist counts nothing).
 
 A TAP test (GTest) contributes one count per "ok"/"not ok" line; a non-TAP meson test counts
 once.  Skips are reported but count as neither.  Exit status 1 if anything failed."""
@@ -55,9 +58,11 @@ def junit(path):
             passed += 1
 
 
-meson(sys.argv[1])
-if len(sys.argv) > 2:
-    junit(sys.argv[2])
+for path in sys.argv[1:]:
+    if path.endswith(".json"):
+        meson(path)
+    else:
+        junit(path)
 extra = f" ({skipped} skipped)" if skipped else ""
 print(f"{passed} passed, {failed} failed{extra}")
 sys.exit(1 if failed else 0)

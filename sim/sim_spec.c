@@ -5,7 +5,9 @@
  *   option   := "seed=" N | "loop=" (on|off) | "warmup=" DUR | "store=" (auto|mem|model)
  *             | "prefault=" (on|off) | generator option
  *
- * A first word that is not a workload name is a trace file.  Generator options (size=,
+ * A content mix (mix=, init=) joins its parts with '+' here ("init=zero:90+sparse:10"),
+ * since commas separate options.  A first word that is not a workload name is a trace
+ * file.  Generator options (size=,
  * rate=, ...) are those of `migbench trace gen` and apply to workloads only; seed= sets a
  * workload's seed, or overrides a trace file's content seed. */
 #include "sim_internal.h"
@@ -66,6 +68,29 @@ bool sim_spec_parse(const char *spec, SimSpec *out, GError **err)
     }
     if (first < 0) {
         mb_error_set(err, "sim: empty workload name in '%s'", spec);
+        ok = false;
+    }
+    /* A mix written with commas ("init=zero:90,sparse:10") was cut by the split: say so,
+     * with the '+' form, before the first half is rejected as a mix of 90%. */
+    for (int i = first; ok && i >= 0 && parts[i]; i++) {
+        if (!g_str_has_prefix(parts[i], "mix=") && !g_str_has_prefix(parts[i], "init="))
+            continue;
+        int j = i + 1;
+        while (parts[j] && !strchr(parts[j], '=') && strchr(parts[j], ':'))
+            j++;
+        if (j == i + 1)
+            continue;
+        gchar *joined = g_strjoinv("+", parts + i); /* parts i..end; cut below */
+        gchar *stray = parts[i + 1];
+        char *end = joined;
+        for (int k = i; k < j; k++)
+            end += strlen(parts[k]) + (k + 1 < j ? 1 : 0);
+        *end = 0;
+        mb_error_set(err,
+                     "sim: '%s' is not an option: inside a guest spec, join the parts of a "
+                     "content mix with '+' (%s)",
+                     stray, joined);
+        g_free(joined);
         ok = false;
     }
     /* Two passes: file= first (it decides what the other options may be). */

@@ -64,8 +64,10 @@ typedef struct {
     uint8_t pct[TRACE_NCLASSES];
 } TraceMix;
 
-/* Parses "zero:40,text:30,random:10,sparse:20" (percent, summing to 100) or a single class
- * name ("text" = 100% text).  False with an error naming the bad part. */
+/* Parses "zero:40,text:30,random:10,sparse:20" (percent, summing to 100; parts joined by
+ * ',', '+' or '/', so that a mix fits inside a comma-separated guest spec as
+ * "zero:40+text:30+random:10+sparse:20") or a single class name ("text" = 100% text).
+ * False with an error naming the bad part (or the sum). */
 bool trace_mix_parse(const char *s, TraceMix *mix, GError **err);
 /* Formats as "zero:40,random:10,text:30,sparse:20" into buf; returns buf. */
 char *trace_mix_format(const TraceMix *mix, char *buf, size_t len);
@@ -245,13 +247,31 @@ void trace_stats_print(const TraceStats *st, FILE *out);
 json_object *trace_stats_json(const TraceStats *st);
 uint64_t trace_stats_events(const TraceStats *st);
 uint64_t trace_stats_distinct_pages(const TraceStats *st);
+/* Whether every page stays zero (initial mix 100% zero, no write of another class): a
+ * migration of such a trace moves no page data.  Printed as a warning; "all-zero" in
+ * JSON. */
+bool trace_stats_all_zero(const TraceStats *st);
 void trace_stats_free(TraceStats *st);
 
 /* Writes the text form (docs/trace-format.md) of at most max_events events (0 = all). */
 bool trace_text_dump(TraceSource *s, FILE *out, uint64_t max_events, GError **err);
 /* Converts `in` (the text/CSV form, or a binary trace) into `out`: binary, or the text form
- * when out ends in .txt or .csv.  Errors name the input line. */
+ * when out ends in .txt or .csv.  Errors name the input line.  Rows without a class
+ * column get a class from TRACE_CONVERT_DEFAULT_MIX (or a "# mix" line), fixed per page;
+ * a "# method" a migbench does not know is kept as provenance ("method: NAME"). */
 bool trace_convert(const char *in, const char *out, GError **err);
+
+/* The class mix of written pages in rows without a class column. */
+#define TRACE_CONVERT_DEFAULT_MIX "zero:5,random:15,text:30,sparse:50"
+
+typedef struct {
+    const TraceMix *mix; /* in: class mix for rows without a class column (wins over a
+                            "# mix" line); NULL = "# mix" or TRACE_CONVERT_DEFAULT_MIX */
+    bool all_zero;       /* out: every page of the result is zero (its initial content
+                            and every write): a migration of it moves no page data */
+} TraceConvertOptions;
+/* trace_convert() with options; `opts` may be NULL. */
+bool trace_convert_opts(const char *in, const char *out, TraceConvertOptions *opts, GError **err);
 
 /* ---- recording real programs ---- */
 typedef struct {

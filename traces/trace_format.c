@@ -55,22 +55,23 @@ bool trace_mix_parse(const char *s, TraceMix *mix, GError **err)
         *mix = m;
         return true;
     }
-    gchar **parts = g_strsplit(s, ",", -1);
-    bool ok = parts[0] != NULL;
-    for (int i = 0; ok && parts[i]; i++) {
+    /* ',' on its own command-line option; '+' or '/' where commas already separate
+     * options (a guest spec: sim:uniform,init=zero:90+sparse:10). */
+    gchar **parts = g_strsplit_set(s, ",+/", -1);
+    for (int i = 0; parts[i]; i++) {
         char *colon = strchr(parts[i], ':');
-        uint64_t v;
-        if (!colon) {
-            ok = false;
-            break;
-        }
-        *colon = 0;
-        int cls = trace_class_from_name(parts[i]);
-        if (cls <= 0 || !mb_parse_u64(colon + 1, &v) || v > 100) {
+        uint64_t v = 0;
+        int cls = -1;
+        if (colon) {
+            *colon = 0;
+            cls = trace_class_from_name(parts[i]);
             *colon = ':';
+        }
+        if (cls <= 0 || !mb_parse_u64(colon + 1, &v) || v > 100 || m.pct[cls - 1]) {
             mb_error_set(err,
-                         "invalid content mix part '%s' in '%s' (expected e.g. "
-                         "zero:40,random:10,text:30,sparse:20)",
+                         "invalid content mix part '%s' in '%s' (expected CLASS:PERCENT with "
+                         "CLASS one of zero, random, text, sparse, each once, e.g. "
+                         "zero:40+random:10+text:30+sparse:20)",
                          parts[i], s);
             g_strfreev(parts);
             return false;
@@ -79,11 +80,11 @@ bool trace_mix_parse(const char *s, TraceMix *mix, GError **err)
         sum += (unsigned)v;
     }
     g_strfreev(parts);
-    if (!ok || sum != 100) {
+    if (sum != 100) {
         mb_error_set(err,
                      "invalid content mix '%s': percentages of zero, random, text, sparse "
-                     "must add up to 100 (e.g. zero:40,random:10,text:30,sparse:20)",
-                     s);
+                     "add up to %u, not 100 (e.g. zero:40+random:10+text:30+sparse:20)",
+                     s, sum);
         return false;
     }
     *mix = m;

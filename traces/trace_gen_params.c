@@ -295,5 +295,7 @@ const char *trace_gen_help(void)
            "  from=, to=SIZE   seq: byte range swept [1M, 100M]\n"
            "  phases=N, ws=    phases: phase count [4] and working set [25%]; uniform: ws\n"
            "MIX is percentages of zero, random, text, sparse adding up to 100, e.g.\n"
-           "zero:40,random:10,text:30,sparse:20, or one class name.\n";
+           "zero:40,random:10,text:30,sparse:20, or one class name; parts may be joined\n"
+           "with '+' or '/' too, as they must be inside a guest spec\n"
+           "(sim:uniform,init=zero:90+sparse:10).\n";
 }

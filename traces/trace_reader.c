@@ -360,6 +360,11 @@ static TraceSource *reader_open(TraceReader *r, GError **err)
     r->base.ops = &reader_ops;
     trace_header_init(&r->base.hdr);
     r->dctx = ZSTD_createDCtx();
+    if (!r->dctx) {
+        mb_error_set(err, "cannot create a zstd decompression context");
+        trace_source_free(&r->base);
+        return NULL;
+    }
     r->comp_cap = ZSTD_compressBound(TRACE_BLOCK_RAW_MAX);
     if (!read_header(r, err)) {
         trace_source_free(&r->base);

@@ -182,6 +182,16 @@ static double mib_per_s(uint64_t pages, uint32_t page_size, int64_t ns)
     return ns > 0 ? (double)pages * page_size / (1 << 20) / ((double)ns / 1e9) : 0;
 }
 
+bool trace_stats_all_zero(const TraceStats *st)
+{
+    if (st->hdr.init_mix.pct[TRACE_CLASS_ZERO - 1] != 100)
+        return false;
+    for (int c = TRACE_CLASS_ZERO + 1; c <= TRACE_NCLASSES; c++)
+        if (st->cls[c])
+            return false;
+    return true;
+}
+
 void trace_stats_print(const TraceStats *st, FILE *out)
 {
     const TraceHeader *h = &st->hdr;
@@ -239,6 +249,9 @@ void trace_stats_print(const TraceStats *st, FILE *out)
     for (int c = 0; c <= TRACE_NCLASSES; c++)
         fprintf(out, " %s %.1f%%", trace_class_name(c),
                 100.0 * (double)st->cls[c] / (double)MAX(st->events, 1));
+    if (trace_stats_all_zero(st))
+        fprintf(out, "\nwarning: every page is zero (initial content and every write): a "
+                     "migration of this trace moves no page data");
     fprintf(out, "\nwrites per vCPU:");
     for (unsigned v = 0; v < h->nvcpus && v < 64; v++)
         fprintf(out, " %" G_GUINT64_FORMAT, st->vcpu[v]);
@@ -300,6 +313,7 @@ json_object *trace_stats_json(const TraceStats *st)
     for (int c = 0; c <= TRACE_NCLASSES; c++)
         json_object_object_add(cls, trace_class_name(c), json_object_new_uint64(st->cls[c]));
     json_object_object_add(o, "classes", cls);
+    json_object_object_add(o, "all-zero", json_object_new_boolean(trace_stats_all_zero(st)));
     for (unsigned v = 0; v < h->nvcpus; v++)
         json_object_array_add(vc, json_object_new_uint64(st->vcpu[v]));
     json_object_object_add(o, "writes-per-vcpu", vc);

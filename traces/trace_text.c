@@ -73,6 +73,10 @@ typedef struct {
     unsigned max_vcpu;
     int64_t max_t;
     bool header_row_seen;
+    TraceMix write_mix;   /* class of written pages when rows carry none */
+    bool have_mix_opt;    /* write_mix came from the caller (wins over "# mix") */
+    bool nonzero;         /* some written page gets non-zero content */
+    char *foreign_method; /* a "# method" migbench does not know, kept as provenance */
 } TextIn;
 
 enum { HAVE_PS, HAVE_VCPUS, HAVE_DUR, HAVE_SEED, HAVE_INIT, HAVE_METHOD, HAVE_BLOCKS };
@@ -120,10 +124,22 @@ static bool directive(TextIn *in, char *line, unsigned lineno, GString *prov, GE
             goto bad;
     } else if (!strcmp(key, "method")) {
         int m = trace_method_from_name(val);
-        if (m < 0)
+        if (m < 0) {
+            /* Another tool's method: the trace is "converted", the name is provenance. */
+            if (prov && *val) {
+                g_free(in->foreign_method);
+                in->foreign_method = g_strdup(val);
+            }
+        } else {
+            in->h.method = (TraceMethod)m;
+            in->have[HAVE_METHOD] = true;
+        }
+    } else if (!strcmp(key, "mix")) {
+        TraceMix mx;
+        if (!trace_mix_parse(val, &mx, &e))
             goto bad;
-        in->h.method = (TraceMethod)m;
-        in->have[HAVE_METHOD] = true;
+        if (!in->have_mix_opt)
+            in->write_mix = mx;
     } else if (!strcmp(key, "block")) {
         gchar **f = g_strsplit_set(val, " \t", -1);
         int nf = 0;
@@ -244,7 +260,10 @@ static bool data_row(TextIn *in, gchar **f, int nf, unsigned lineno, bool infer,
     const char *what = "time";
 
     if (nf != in->ncols) {
-        mb_error_set(err, "%s:%u: %d fields, expected %d", in->path, lineno, nf, in->ncols);
+        mb_error_set(err,
+                     "%s:%u: %d fields, expected %d (without a header row, rows are "
+                     "t_ns,page or t_ns,vcpu,block,page[,class])",
+                     in->path, lineno, nf, in->ncols);
         return false;
     }
     if (!mb_parse_u64(f[in->col[COL_T]], &v) || v > (uint64_t)INT64_MAX / (uint64_t)in->t_scale)
@@ -289,6 +308,11 @@ static bool data_row(TextIn *in, gchar **f, int nf, unsigned lineno, bool infer,
         if (c < 0)
             goto bad;
         e->cls = (uint8_t)c;
+    } else if (!infer) {
+        /* No class column: a class from the write mix, fixed per page (like `trace gen`),
+         * so that written pages have content and the migration moves something. */
+        e->cls = (uint8_t)trace_mix_pick(&in->write_mix,
+                                         mb_hash3(in->h.content_seed, e->block, e->page));
     }
     return true;
 bad:
@@ -332,8 +356,16 @@ static bool text_pass(TextIn *in, FILE *f, TraceWriter *w, GString *prov, GError
             continue;
         }
         if (!in->header_row_seen) {
-            gchar *def[] = { "t_ns", "vcpu", "block", "page", "class", NULL };
-            header_row(in, def, 5, lineno, NULL);
+            /* No header row: the column count tells the layout. */
+            gchar *full[] = { "t_ns", "vcpu", "block", "page", "class", NULL };
+            gchar *no_class[] = { "t_ns", "vcpu", "block", "page", NULL };
+            gchar *two[] = { "t_ns", "page", NULL };
+            if (nf == 2)
+                header_row(in, two, 2, lineno, NULL);
+            else if (nf == 4)
+                header_row(in, no_class, 4, lineno, NULL);
+            else
+                header_row(in, full, 5, lineno, NULL);
         }
         int64_t t;
         TraceEvent e;
@@ -380,6 +412,8 @@ static bool text_pass(TextIn *in, FILE *f, TraceWriter *w, GString *prov, GError
             }
         }
         last_t = t;
+        if (e.cls != TRACE_CLASS_ZERO && e.cls != TRACE_CLASS_KEEP)
+            in->nonzero = true;
         g_array_append_val(batch, e);
     }
     if (ok && w && batch->len)
@@ -425,13 +459,20 @@ static bool has_suffix(const char *s, const char *suf)
     return a >= b && !g_ascii_strcasecmp(s + a - b, suf);
 }
 
-static bool convert_binary(const char *inp, const char *out, GError **err)
+static bool mix_all_zero(const TraceMix *m)
+{
+    return m->pct[TRACE_CLASS_ZERO - 1] == 100;
+}
+
+static bool convert_binary(const char *inp, const char *out, bool *nonzero, GError **err)
 {
     TraceSource *s = trace_open_file(inp, err);
     if (!s)
         return false;
     bool ok;
+    *nonzero = !mix_all_zero(&trace_source_header(s)->init_mix);
     if (has_suffix(out, ".txt") || has_suffix(out, ".csv")) {
+        *nonzero = true; /* the text form is not migrated: nothing to warn about */
         FILE *f = fopen(out, "w");
         if (!f) {
             mb_error_set(err, "%s: cannot create: %s", out, g_strerror(errno));
@@ -448,8 +489,11 @@ static bool convert_binary(const char *inp, const char *out, GError **err)
         TraceEpoch ep;
         int rc = 0;
         ok = w != NULL;
-        while (ok && (rc = trace_source_next(s, &ep, err)) > 0)
+        while (ok && (rc = trace_source_next(s, &ep, err)) > 0) {
+            for (size_t i = 0; i < ep.n && !*nonzero; i++)
+                *nonzero = ep.ev[i].cls != TRACE_CLASS_ZERO && ep.ev[i].cls != TRACE_CLASS_KEEP;
             ok = trace_writer_add(w, ep.t_ns, ep.ev, ep.n, err);
+        }
         ok = ok && rc == 0;
         if (w)
             ok = ok ? trace_writer_finish(w, err) : (trace_writer_abort(w), false);
@@ -460,8 +504,14 @@ static bool convert_binary(const char *inp, const char *out, GError **err)
 
 bool trace_convert(const char *inp, const char *out, GError **err)
 {
+    return trace_convert_opts(inp, out, NULL, err);
+}
+
+bool trace_convert_opts(const char *inp, const char *out, TraceConvertOptions *opts, GError **err)
+{
     FILE *f = fopen(inp, "r");
     char magic[TRACE_MAGIC_LEN];
+    bool nonzero = true;
 
     if (!f) {
         mb_error_set(err, "%s: cannot open: %s", inp, g_strerror(errno));
@@ -470,10 +520,19 @@ bool trace_convert(const char *inp, const char *out, GError **err)
     if (fread(magic, 1, sizeof(magic), f) == sizeof(magic) &&
         !memcmp(magic, TRACE_MAGIC, TRACE_MAGIC_LEN)) {
         fclose(f);
-        return convert_binary(inp, out, err);
+        bool ok = convert_binary(inp, out, &nonzero, err);
+        if (opts)
+            opts->all_zero = ok && !nonzero;
+        return ok;
     }
     TextIn in = { .path = inp, .t_scale = 1 };
     trace_header_init(&in.h);
+    if (opts && opts->mix) {
+        in.write_mix = *opts->mix;
+        in.have_mix_opt = true;
+    } else {
+        trace_mix_parse(TRACE_CONVERT_DEFAULT_MIX, &in.write_mix, NULL);
+    }
     in.names = g_ptr_array_new_with_free_func(g_free);
     in.max_page = g_array_new(FALSE, TRUE, sizeof(uint64_t));
     GString *prov = g_string_new("");
@@ -483,14 +542,19 @@ bool trace_convert(const char *inp, const char *out, GError **err)
         infer_header(&in);
         if (!prov->len)
             g_string_append_printf(prov, "converted-from: %s\n", inp);
+        if (in.foreign_method)
+            g_string_append_printf(prov, "method: %s\n", in.foreign_method);
         trace_header_set_provenance(&in.h, prov->str);
         w = trace_writer_new(out, &in.h, 0, err);
         ok = w && text_pass(&in, f, w, NULL, err);
     }
     if (w)
         ok = ok ? trace_writer_finish(w, err) : (trace_writer_abort(w), false);
+    if (opts)
+        opts->all_zero = ok && !in.nonzero && mix_all_zero(&in.h.init_mix);
     fclose(f);
     g_string_free(prov, TRUE);
+    g_free(in.foreign_method);
     g_ptr_array_unref(in.names);
     g_array_unref(in.max_page);
     trace_header_clear(&in.h);

@@ -89,6 +89,12 @@ TraceWriter *trace_writer_new(const char *path, const TraceHeader *h, int level,
         return NULL;
     }
     w->cctx = ZSTD_createCCtx();
+    if (!w->cctx) {
+        mb_error_set(err, "%s: cannot create a zstd compression context", w->tmp);
+        unlink(w->tmp);
+        writer_free(w);
+        return NULL;
+    }
     GByteArray *hdr = trace_header_encode(&w->hdr);
     bool ok = write_all(w, hdr->data, hdr->len, err);
     g_byte_array_unref(hdr);

@@ -1,5 +1,6 @@
 /* Unit tests for mig_compress: records the threads produce decode back to the pages, the
- * virtual-time model is deterministic, and bad data fails without touching the page. */
+ * virtual-time model is deterministic, bad data fails without touching the page, and a
+ * deflate stream that cannot start fails the stream instead of crashing. */
 #include "chan.h"
 #include "mb_util.h"
 #include "mig_compress.h"
@@ -131,11 +132,38 @@ static void test_bad_data_leaves_page(void)
     mig_decompress_free(d);
 }
 
+/* A deflate stream that cannot start (here: a level zlib refuses) fails the migration with
+ * a clear stream error; no page reaches the threads and nothing crashes or leaks. */
+static void test_init_failure_is_a_stream_error(void)
+{
+    int fds[2];
+    g_assert_cmpint(pipe2(fds, O_NONBLOCK), ==, 0);
+    MigFile *f = mig_file_new(chan_new_fd(fds[1], "pipe"), true);
+    MigCompress *c = mig_compress_new(2, 42, true, true);
+    MigCompressFlushed acc = { 0 };
+    uint8_t page[4096];
+    int64_t until = -1;
+
+    memset(page, 7, sizeof(page));
+    g_assert_false(mig_compress_page(c, f, 0, page, 0, &until, &acc));
+    g_assert_cmpint(until, ==, 0); /* no wait asked for: the caller must not loop */
+    g_assert_nonnull(mig_file_error(f));
+    g_assert_cmpstr(mig_file_error(f)->message, ==,
+                    "compress thread 0: deflate init failed: stream error");
+    mig_compress_flush(c, f, 0, &until, &acc);
+    g_assert_cmpint(until, ==, 0);
+    g_assert_cmpuint(acc.pages + acc.duplicate + acc.transferred, ==, 0);
+    mig_compress_free(c);
+    mig_file_close(f);
+    close(fds[0]);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/compress/records-decode", test_records_decode);
     g_test_add_func("/compress/virtual-model-deterministic", test_virtual_model_is_deterministic);
     g_test_add_func("/compress/bad-data", test_bad_data_leaves_page);
+    g_test_add_func("/compress/init-failure", test_init_failure_is_a_stream_error);
     return g_test_run();
 }

@@ -3,6 +3,7 @@
  * a normal end (the destination may still be loading its main stream then), a close
  * before a SYNC fails the next sync, and a corrupt or truncated packet fails the whole
  * receiver once. */
+#include "mb_error.h"
 #include "mb_util.h"
 #include "mig_multifd.h"
 
@@ -230,6 +231,23 @@ static void test_close_before_sync(void)
     g_assert_cmpint(r.dest.errors, ==, 0);
 }
 
+/* A codec that cannot start (a zlib level zlib refuses) fails the setup with QEMU's text
+ * before any connection is made, and frees everything (ASan checks the leaks). */
+static void test_codec_init_failure(void)
+{
+    MigMultifdConfig c = config(MIG_MULTIFD_ZLIB);
+    GError *err = NULL;
+    ChanUri uri;
+
+    c.level = 42;
+    g_assert_true(chan_uri_parse("unix:/nonexistent/mbmultifd", &uri, &err));
+    g_assert_null(mig_multifd_send_new(&c, &uri, &err));
+    g_assert_error(err, MB_ERROR, MB_ERR_GENERIC);
+    g_assert_cmpstr(err->message, ==, "multifd 0: deflate init failed");
+    g_clear_error(&err);
+    chan_uri_clear(&uri);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -242,5 +260,6 @@ int main(int argc, char **argv)
     g_test_add_func("/multifd/bad-magic", test_bad_magic_fails_once);
     g_test_add_func("/multifd/truncated-packet", test_truncated_packet_fails);
     g_test_add_func("/multifd/close-before-sync", test_close_before_sync);
+    g_test_add_func("/multifd/codec-init-failure", test_codec_init_failure);
     return g_test_run();
 }

@@ -362,6 +362,49 @@ static void test_core_commands(void)
     fx_teardown(&f);
 }
 
+/* query-status the way the engine built it before: members added status first. */
+static json_object *h_status_misordered(QmpRequest *req, json_object *args, GError **err,
+                                        void *opaque)
+{
+    json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "status", json_object_new_string("running"));
+    json_object_object_add(o, "singlestep", json_object_new_boolean(false));
+    json_object_object_add(o, "running", json_object_new_boolean(true));
+    return o;
+}
+
+/* Members sharing a QDict bucket ("micro"/"minor", "status"/"singlestep") print in the
+ * order QEMU's visitor adds them (schema order), whatever order a handler or the caller
+ * of qmp_server_new() added them in: the bytes are QEMU 5.0's (reference: libvirt's
+ * capture of QEMU 5.0.0's query-version; query-status from QEMU's visitor order). */
+static void test_member_order(void)
+{
+    Schema *schema = qmp_test_schema();
+    json_object *ver = json_object_new_object(), *q = json_object_new_object();
+    Fixture f = { .schema = schema };
+
+    /* Added smallest unit first, as cli/cmd_vm.c does. */
+    json_object_object_add(q, "micro", json_object_new_int(0));
+    json_object_object_add(q, "minor", json_object_new_int(0));
+    json_object_object_add(q, "major", json_object_new_int(5));
+    json_object_object_add(ver, "qemu", q);
+    json_object_object_add(ver, "package", json_object_new_string("v5.0.0"));
+    f.srv = qmp_server_new(schema, NULL, ver, true);
+    qmp_server_register(f.srv, "query-status", h_status_misordered, NULL);
+    f.s = qmp_session_new_memory(f.srv, true);
+    expect(&f, "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 0, \"major\": 5}, "
+               "\"package\": \"v5.0.0\"}, \"capabilities\": [\"oob\"]}}");
+    negotiate(&f, false);
+    send(&f, "{'execute': 'query-version', 'id': 'libvirt-2'}");
+    expect(&f, "{\"return\": {\"qemu\": {\"micro\": 0, \"minor\": 0, \"major\": 5}, "
+               "\"package\": \"v5.0.0\"}, \"id\": \"libvirt-2\"}");
+    send(&f, "{'execute': 'query-status'}");
+    expect(&f, "{\"return\": {\"status\": \"running\", \"singlestep\": false, "
+               "\"running\": true}}");
+    fx_teardown(&f);
+}
+
 static void note_after(void *opaque)
 {
     (*(int *)opaque)++;
@@ -477,6 +520,7 @@ int main(int argc, char **argv)
     g_test_add_func("/qmp/dispatch/oob-overtakes", test_oob_overtakes);
     g_test_add_func("/qmp/dispatch/round-robin", test_round_robin);
     g_test_add_func("/qmp/dispatch/core-commands", test_core_commands);
+    g_test_add_func("/qmp/dispatch/member-order", test_member_order);
     g_test_add_func("/qmp/dispatch/after-reply", test_after_reply);
     g_test_add_func("/qmp/dispatch/events", test_events_memory);
     g_test_add_func("/qmp/dispatch/event-before-later-reply", test_event_before_later_reply);

@@ -341,6 +341,24 @@ static void test_mix(void)
     g_assert_false(trace_mix_parse("zero:40,blue:60", &m, &err));
     g_assert_nonnull(strstr(err->message, "blue"));
     g_clear_error(&err);
+    /* '+' and '/' join parts too (a mix inside a comma-separated guest spec). */
+    g_assert_true(trace_mix_parse("zero:90+sparse:10", &m, &err));
+    g_assert_cmpuint(m.pct[0], ==, 90);
+    g_assert_cmpuint(m.pct[3], ==, 10);
+    g_assert_true(trace_mix_parse("random:50/text:50", &m, &err));
+    g_assert_cmpuint(m.pct[1], ==, 50);
+    g_assert_cmpuint(m.pct[2], ==, 50);
+    /* Errors name the bad token: an unknown class, a part without a percentage, a class
+     * given twice; a wrong sum names the sum. */
+    const char *bad[] = { "zero:90+blue:10",   "zero:90+sparse",  "zero:50+zero:50",
+                          "zero:90+sparse:20", "zero:x+text:100", "" };
+    const char *want[] = { "'blue:10'", "'sparse'", "'zero:50'", "110", "'zero:x'", "''" };
+    for (unsigned i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_assert_false(trace_mix_parse(bad[i], &m, &err));
+        if (!strstr(err->message, want[i]))
+            g_error("mix '%s': error '%s' lacks %s", bad[i], err->message, want[i]);
+        g_clear_error(&err);
+    }
     /* Picks follow the weights. */
     unsigned counts[5] = { 0 };
     g_assert_true(trace_mix_parse("zero:10,random:20,text:30,sparse:40", &m, NULL));
@@ -421,6 +439,87 @@ static void test_text_inference_and_errors(void)
     g_free(out);
 }
 
+/* Traces from other tools: an unknown "# method" is provenance, two- and four-column rows
+ * need no header row, and rows without a class give written pages content (a mix, fixed
+ * per page) so that a migration moves something; an all-zero result is reported. */
+static void test_convert_foreign(void)
+{
+    char *txt = tmp_path("foreign.txt"), *out = tmp_path("foreign.trace");
+    GError *err = NULL;
+    GString *text = g_string_new("# method perf-mem\n");
+
+    for (int i = 0; i < 400; i++)
+        g_string_append_printf(text, "%d %d\n", i * 1000, (i * 7) % 300);
+    g_assert_true(g_file_set_contents(txt, text->str, -1, NULL));
+    TraceConvertOptions co = { 0 };
+    g_assert_true(trace_convert_opts(txt, out, &co, &err));
+    g_assert_no_error(err);
+    g_assert_false(co.all_zero);
+    TraceSource *s = trace_open_file(out, &err);
+    g_assert_no_error(err);
+    const TraceHeader *h = trace_source_header(s);
+    g_assert_cmpint(h->method, ==, TRACE_METHOD_CONVERTED);
+    g_assert_nonnull(strstr(h->provenance, "method: perf-mem\n"));
+    g_assert_nonnull(strstr(h->provenance, "converted-from: "));
+    GArray *got = read_all(s, &err);
+    g_assert_cmpuint(got->len, ==, 400);
+    unsigned cls[TRACE_NCLASSES + 1] = { 0 };
+    for (guint i = 0; i < got->len; i++) {
+        const Flat *f = &g_array_index(got, Flat, i);
+        cls[f->e.cls]++;
+        /* Fixed per page: the same page always gets the same class. */
+        for (guint j = 0; j < i; j++)
+            if (g_array_index(got, Flat, j).e.page == f->e.page)
+                g_assert_cmpuint(g_array_index(got, Flat, j).e.cls, ==, f->e.cls);
+    }
+    g_assert_cmpuint(cls[TRACE_CLASS_KEEP], ==, 0);
+    g_assert_cmpuint(cls[TRACE_CLASS_TEXT] + cls[TRACE_CLASS_SPARSE], >, 200);
+    g_assert_cmpuint(g_array_index(got, Flat, 399).e.page, ==, (399 * 7) % 300);
+    g_array_unref(got);
+    TraceStats *st = trace_stats_compute(s, 0, &err);
+    g_assert_false(trace_stats_all_zero(st));
+    trace_stats_free(st);
+    trace_source_free(s);
+
+    /* A mix chosen by the caller; all zero is reported, by convert and by stats. */
+    TraceMix zero;
+    g_assert_true(trace_mix_parse("zero", &zero, NULL));
+    co.mix = &zero;
+    g_assert_true(trace_convert_opts(txt, out, &co, &err));
+    g_assert_true(co.all_zero);
+    s = trace_open_file(out, &err);
+    st = trace_stats_compute(s, 0, &err);
+    g_assert_true(trace_stats_all_zero(st));
+    json_object *j = trace_stats_json(st);
+    g_assert_true(json_object_get_boolean(json_object_object_get(j, "all-zero")));
+    json_object_put(j);
+    trace_stats_free(st);
+    trace_source_free(s);
+
+    /* "# mix" in the file; four columns t_ns vcpu block page without a header row. */
+    g_assert_true(g_file_set_contents(txt, "# mix random\n0 0 0 1\n10 1 0 2\n", -1, NULL));
+    g_assert_true(trace_convert_opts(txt, out, &co, &err)); /* co.mix (zero) wins */
+    g_assert_true(co.all_zero);
+    g_assert_true(trace_convert(txt, out, &err));
+    s = trace_open_file(out, &err);
+    got = read_all(s, &err);
+    g_assert_cmpuint(got->len, ==, 2);
+    g_assert_cmpuint(g_array_index(got, Flat, 1).e.vcpu, ==, 1);
+    g_assert_cmpuint(g_array_index(got, Flat, 1).e.cls, ==, TRACE_CLASS_RANDOM);
+    g_array_unref(got);
+    trace_source_free(s);
+
+    /* Three columns cannot be guessed: the error says which layouts work. */
+    g_assert_true(g_file_set_contents(txt, "0 1\n5 2 3\n", -1, NULL));
+    g_assert_false(trace_convert(txt, out, &err));
+    g_assert_nonnull(strstr(err->message, ":2: 3 fields, expected 2"));
+    g_assert_nonnull(strstr(err->message, "t_ns,page or t_ns,vcpu,block,page"));
+    g_clear_error(&err);
+    g_string_free(text, TRUE);
+    g_free(txt);
+    g_free(out);
+}
+
 /* trace_header_clear() releases everything: a cleared header owns nothing (LSan checks
  * that the ASan build leaks nothing) and can be initialised again. */
 static void test_header_clear(void)
@@ -454,6 +553,7 @@ int main(int argc, char **argv)
     g_test_add_func("/trace/mix", test_mix);
     g_test_add_func("/trace/text-round-trip", test_text_round_trip);
     g_test_add_func("/trace/text-inference-and-errors", test_text_inference_and_errors);
+    g_test_add_func("/trace/convert-foreign", test_convert_foreign);
     int rc = g_test_run();
     rm_tree(tmpdir);
     g_free(tmpdir);
