@@ -13,6 +13,9 @@ static const struct {
     { "vm", cmd_vm_main, "host one guest (sim or kvm) and serve QMP, like a QEMU process" },
     { "qmp", cmd_qmp_main, "talk QMP to a running vm: one command or an interactive shell" },
     { "trace", cmd_trace_main, "dirty-page traces: gen, record, info, stats, cat, convert" },
+    { "sweep", cmd_sweep_main, "run a grid of migrations from a spec, locally or on Slurm" },
+    { "report", cmd_report_main, "one HTML page of plots from sweep results or run reports" },
+    { "compare", cmd_compare_main, "compare two results per metric; exit 1 on a regression" },
 };
 
 static void usage(FILE *f)

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # run-tests.sh BUILDDIR [pytest args...]: every suite, then one summary line.
-# Unit tests and fuzz corpus replays run under `meson test`; the conformance suite runs
-# under pytest against the vm binary of BUILDDIR, once per target.  With MIGBENCH_TSAN_BUILD
-# set to a -Db_sanitize=thread build (./mb test sets it), scripts/run-tsan.sh then runs the
-# unit tests and a few real migrations under ThreadSanitizer.  Individual test cases are
-# counted (GTest TAP results and pytest cases), so the summary says how many ran.
+# Unit tests, fuzz corpus replays and the Slurm sweep test run under `meson test`; the
+# conformance suite runs under pytest against the vm binary of BUILDDIR, once per target.
+# With MIGBENCH_TSAN_BUILD set to a -Db_sanitize=thread build (./mb test sets it),
+# scripts/run-tsan.sh then runs the unit tests and a few real migrations under
+# ThreadSanitizer.  Individual test cases are counted (GTest TAP results and pytest cases),
+# so the summary says how many ran.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:?usage: run-tests.sh BUILDDIR}; shift
@@ -20,7 +21,7 @@ export MIGBENCH_NO_PROGRESS=1
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-meson test -C "$build" --no-rebuild --print-errorlogs --suite unit --suite fuzz \
+meson test -C "$build" --no-rebuild --print-errorlogs --suite unit --suite fuzz --suite slurm \
     --num-processes 2
 meson_rc=$?
 

@@ -2,14 +2,17 @@
 # Installs the Debian 12 packages migbench needs, only those that are missing.
 #   scripts/setup-deps.sh           build + test dependencies
 #   scripts/setup-deps.sh --ci      also what CI uses (clang fuzzers, real QEMU for the
-#                                   conformance target and benchmarks)
+#                                   conformance target and benchmarks, gnuplot and chromium
+#                                   for `migbench report` and its browser test, Slurm and
+#                                   munge for the sweep-on-Slurm test)
 set -euo pipefail
 
 # libtsan2: gcc's ThreadSanitizer runtime (the TSan build of ./mb test).
 pkgs=(meson ninja-build pkg-config gcc libc6-dev libtsan2 libglib2.0-dev libjson-c-dev
       zlib1g-dev libzstd-dev libxxhash-dev python3 python3-pytest lcov clang-format)
 if [[ "${1:-}" == "--ci" ]]; then
-    pkgs+=(clang llvm libclang-rt-14-dev qemu-system-x86 qemu-utils iproute2 procps)
+    pkgs+=(clang llvm libclang-rt-14-dev qemu-system-x86 qemu-utils iproute2 procps
+           gnuplot-nox chromium slurm-wlm munge)
 fi
 
 missing=()

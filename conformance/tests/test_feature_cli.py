@@ -20,7 +20,7 @@ def mb(target, *args, stdin=None, timeout=120):
                           text=True, timeout=timeout)
 
 
-@pytest.mark.parametrize("sub", ["", "vm", "qmp", "run", "trace"])
+@pytest.mark.parametrize("sub", ["", "vm", "qmp", "run", "trace", "sweep", "report", "compare"])
 def test_help(target, sub):
     r = mb(target, *([sub] if sub else []), "--help")
     assert r.returncode == 0 and "usage" in (r.stdout + r.stderr).lower(), r
@@ -34,6 +34,9 @@ HELP_NAMES = {
     "trace info": ["--json"],
     "trace stats": ["--window", "--json"],
     "trace record": ["--output", "--pid"],
+    "sweep": ["SPEC", "--output", "--jobs", "--point", "--slurm", "--sbatch-arg", "--merge"],
+    "report": ["--output", "--timeline", "--max-timelines"],
+    "compare": ["A B", "--threshold", "--alpha", "--metric"],
 }
 
 
@@ -48,7 +51,7 @@ def test_subcommand_help_lists_its_options(target, sub):
 
 @pytest.mark.parametrize("sub", ["vm", "run", "qmp", "trace", "trace info", "trace stats",
                                  "trace cat", "trace convert", "trace gen hotspot",
-                                 "trace record"])
+                                 "trace record", "sweep", "report", "compare"])
 def test_unknown_option_exits_2(target, sub):
     r = mb(target, *sub.split(), "--no-such-option")
     assert r.returncode == 2, r
