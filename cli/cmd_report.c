@@ -73,23 +73,6 @@ static void figure(Report *r, const char *caption, const char *commands, int w, 
     g_free(svg);
 }
 
-/* A parameter value as a number (JSON numbers, sizes like "8M"). */
-static bool value_number(json_object *v, double *out)
-{
-    uint64_t n;
-
-    if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)) {
-        *out = json_object_get_double(v);
-        return true;
-    }
-    if (json_object_is_type(v, json_type_string) &&
-        mb_parse_size(json_object_get_string(v), &n, NULL)) {
-        *out = (double)n;
-        return true;
-    }
-    return false;
-}
-
 /* Parameters taking more than one numeric value over the rows, in order of appearance. */
 static GPtrArray *swept_params(GPtrArray *rows)
 {
@@ -101,7 +84,7 @@ static GPtrArray *swept_params(GPtrArray *rows)
         json_object_object_foreach(row->params, k, v)
         {
             double d;
-            if (!value_number(v, &d))
+            if (!sweep_value_number(v, &d))
                 continue;
             gchar *t = g_strdup_printf("%.17g", d);
             const char *seen = g_hash_table_lookup(first, k);
@@ -142,7 +125,7 @@ static void plot_param(Report *r, const char *guest, GPtrArray *swept, const cha
     for (guint i = 0; i < r->rows->len; i++) {
         SweepRow *row = r->rows->pdata[i];
         double x, y;
-        have += !strcmp(row->guest, guest) && value_number(member(row->params, param), &x) &&
+        have += !strcmp(row->guest, guest) && sweep_value_number(member(row->params, param), &x) &&
                 sweep_row_metric(row, plotted[m].metric, &y);
     }
     if (!have)
@@ -171,7 +154,7 @@ static void plot_param(Report *r, const char *guest, GPtrArray *swept, const cha
             gchar *key =
                 row->report && !strcmp(row->guest, guest) ? line_key(row, swept, param) : NULL;
             if (key && !strcmp(key, keys->pdata[k]) &&
-                value_number(member(row->params, param), &x) &&
+                sweep_value_number(member(row->params, param), &x) &&
                 sweep_row_metric(row, plotted[m].metric, &y)) {
                 bool seen = false;
                 for (guint j = 0; j < xs->len; j++)
@@ -203,7 +186,7 @@ static void plot_param(Report *r, const char *guest, GPtrArray *swept, const cha
                 gchar *key =
                     row->report && !strcmp(row->guest, guest) ? line_key(row, swept, param) : NULL;
                 if (key && !strcmp(key, keys->pdata[k]) && sweep_row_converged(row) &&
-                    value_number(member(row->params, param), &px) && px == x &&
+                    sweep_value_number(member(row->params, param), &px) && px == x &&
                     sweep_row_metric(row, plotted[m].metric, &y)) {
                     sum += y;
                     n++;

@@ -37,15 +37,10 @@ void sweep_model_predict(const SweepModelInput *in, SweepModelPrediction *out)
     out->total_time_ms = sent / r * 1000 + out->downtime_ms;
 }
 
-/* A parameter as a number of bytes (or a plain number): JSON numbers, or sizes "8M". */
-static bool param_number(json_object *params, const char *name, double dflt, double *out)
+bool sweep_value_number(json_object *v, double *out)
 {
-    json_object *v = NULL;
     uint64_t n;
 
-    *out = dflt;
-    if (!params || !json_object_object_get_ex(params, name, &v))
-        return true;
     if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)) {
         *out = json_object_get_double(v);
         return true;
@@ -56,6 +51,17 @@ static bool param_number(json_object *params, const char *name, double dflt, dou
         return true;
     }
     return false;
+}
+
+/* A parameter as a number of bytes (or a plain number): JSON numbers, or sizes "8M". */
+static bool param_number(json_object *params, const char *name, double dflt, double *out)
+{
+    json_object *v = NULL;
+
+    *out = dflt;
+    if (!params || !json_object_object_get_ex(params, name, &v))
+        return true;
+    return sweep_value_number(v, out);
 }
 
 static double amount_pages(const TraceGenAmount *a, double total_pages)

@@ -42,6 +42,9 @@ typedef struct {
 
 /* The model for `in`.  Pure arithmetic. */
 void sweep_model_predict(const SweepModelInput *in, SweepModelPrediction *out);
+/* A parameter value as a number: a JSON number, or a size string ("8M").  False when it
+ * is neither. */
+bool sweep_value_number(json_object *v, double *out);
 
 /* The model's input for a point: `guest` is its --guest ("sim:uniform,size=64M,..."),
  * `params` its migration parameters (max-bandwidth, downtime-limit; QEMU's defaults 32 MiB/s

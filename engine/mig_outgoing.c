@@ -266,13 +266,19 @@ void mig_out_add_sample(MigEngine *e, const MigSample *smp)
     g_mutex_unlock(&e->out.lock);
 }
 
-GArray *mig_out_samples(MigEngine *e)
+/* A copy of one of the recorded arrays, taken under the lock its writers hold. */
+static GArray *copy_locked(MigEngine *e, GArray *from, guint elt)
 {
     g_mutex_lock(&e->out.lock);
-    GArray *a = g_array_sized_new(FALSE, FALSE, sizeof(MigSample), e->out.samples->len);
-    g_array_append_vals(a, e->out.samples->data, e->out.samples->len);
+    GArray *a = g_array_sized_new(FALSE, FALSE, elt, from->len);
+    g_array_append_vals(a, from->data, from->len);
     g_mutex_unlock(&e->out.lock);
     return a;
+}
+
+GArray *mig_out_samples(MigEngine *e)
+{
+    return copy_locked(e, e->out.samples, sizeof(MigSample));
 }
 
 void mig_out_snapshot(MigEngine *e, QmpRequest *req, MigOutSnapshot *snap)
@@ -289,11 +295,7 @@ void mig_out_snapshot(MigEngine *e, QmpRequest *req, MigOutSnapshot *snap)
 
 GArray *mig_out_passes(MigEngine *e)
 {
-    g_mutex_lock(&e->out.lock);
-    GArray *a = g_array_sized_new(FALSE, FALSE, sizeof(MigPassRecord), e->out.passes->len);
-    g_array_append_vals(a, e->out.passes->data, e->out.passes->len);
-    g_mutex_unlock(&e->out.lock);
-    return a;
+    return copy_locked(e, e->out.passes, sizeof(MigPassRecord));
 }
 
 double mig_out_wall_ms(MigEngine *e)
