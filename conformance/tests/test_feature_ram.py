@@ -37,7 +37,11 @@ def both(guest):
                     "xbzrle:cache-miss", "xbzrle:cache-miss-rate", "xbzrle:overflow")
 def test_xbzrle(vms, target):
     kw = both(SPARSE) if target.is_migbench else {}
-    src, dst = start_pair(vms, caps={"xbzrle": True}, params={"downtime-limit": 30}, **kw)
+    # The sim guest's sparse deltas need passes after the bulk one (a 30 ms limit); a real
+    # guest keeps the target's converging set: a TCG guest under load may never get below
+    # 30 ms of downtime, and XBZRLE pages appear on any pass after the first.
+    params = {"downtime-limit": 30} if target.is_migbench else {}
+    src, dst = start_pair(vms, caps={"xbzrle": True}, params=params, **kw)
     assert src.qmp.call("query-migrate-parameters")["xbzrle-cache-size"] == 67108864
     info = complete(src, dst)
     x = info["xbzrle-cache"]
