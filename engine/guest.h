@@ -37,6 +37,18 @@ typedef struct {
     uint64_t gpa;                     /* guest-physical base (informational) */
 } MbRamBlock;
 
+/* One write of a running guest, as postcopy sees it before it happens. */
+typedef struct {
+    unsigned vcpu;  /* 0 .. nvcpus-1 */
+    unsigned block; /* RAM block index */
+    uint64_t page;  /* block-relative target page */
+    int64_t t_ns;   /* guest time of the write */
+} MbGuestWrite;
+
+/* Called before a write is applied; returns when the page may be written (it may block:
+ * the vCPU waits for the page to arrive). */
+typedef void (*MbGuestWriteHook)(void *opaque, const MbGuestWrite *w);
+
 typedef struct MbGuestOps {
     /* ---- clock ---- */
     /* Current guest time in ns (virtual in sim). */
@@ -75,6 +87,14 @@ typedef struct MbGuestOps {
      * without it the engine copies into page_host (mb_guest_page_store). */
     bool (*page_store)(MbGuest *g, unsigned block, uint64_t page, const uint8_t *data);
 
+    /* ---- postcopy (destination) ---- */
+    /* Optional: NULL for a guest that cannot run while pages are still missing (then the
+     * engine refuses postcopy on it).  For a running incoming guest: lets guest time pass
+     * until t_ns like wait_until, and performs the writes due meanwhile one at a time, in
+     * order, calling `before` ahead of each (the engine blocks a write to a page that has
+     * not arrived yet).  A paused guest only lets time pass. */
+    void (*run_writes)(MbGuest *g, int64_t t_ns, MbGuestWriteHook before, void *opaque);
+
     /* ---- vCPU and device state ---- */
     /* A blob with everything but RAM (registers, sim cursor, ...), versioned by the
      * implementation.  New GBytes. */
@@ -103,6 +123,7 @@ struct MbGuest {
     bool virtual_time; /* true for sim: now()/wait_until() are virtual */
     unsigned nblocks;
     MbRamBlock *blocks; /* owned by the implementation */
+    unsigned nvcpus;    /* vCPUs (postcopy blocktime lists one entry per vCPU); 0 = unknown */
 };
 
 /* Convenience wrappers, so callers read like plain functions. */

@@ -56,10 +56,10 @@ const char *mig_caps_name(const MigCaps *c, MigCap cap);
 /* query-migrate-capabilities: [{"capability", "state"}] for every value in schema order. */
 json_object *mig_caps_query(const MigCaps *c);
 
-/* Whether this build runs postcopy (QEMU: userfaultfd on the host).  Not yet: an incoming
- * vm then refuses postcopy-ram as a QEMU on a host without userfaultfd does ("Postcopy is
- * not supported"), and migrate-start-postcopy refuses instead of staying in precopy. */
-#define MIG_POSTCOPY_BUILT false
+/* Whether this build runs postcopy.  It does, on guests that can run with pages missing
+ * (mig_postcopy_host in mig_internal.h): an incoming vm whose guest cannot (KVM) refuses
+ * postcopy-ram as a QEMU on a host without userfaultfd does ("Postcopy is not supported"). */
+#define MIG_POSTCOPY_BUILT true
 
 typedef struct {
     bool v5;            /* 4.2+/5.0 rules (postcopy + compress allowed) */

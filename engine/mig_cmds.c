@@ -40,7 +40,7 @@ static json_object *cmd_set_caps(QmpRequest *req, json_object *args, GError **er
     MigEngine *e = op;
     MigCapsCheckCtx ctx = { .v5 = e->v5,
                             .inmigrate = runstate_get(e) == RS_INMIGRATE,
-                            .postcopy_host = MIG_POSTCOPY_BUILT };
+                            .postcopy_host = mig_postcopy_host(e) };
 
     if (out_is_busy(e)) {
         mb_error_set(err, "There's a migration process in progress");
@@ -118,9 +118,7 @@ static json_object *cmd_start_postcopy(QmpRequest *req, json_object *args, GErro
         mb_error_set(err, "Postcopy must be started after migration has been started");
         return NULL;
     }
-    /* Only a flag: succeeding after the end is QEMU's choice (refusing would race).  Until
-     * postcopy is built the request is refused there, after QEMU's own precondition errors
-     * so those stay testable. */
+    /* Only a flag: succeeding after the end is QEMU's choice (refusing would race). */
     mig_out_request_postcopy(e, err);
     return NULL;
 }
@@ -199,16 +197,22 @@ static json_object *cmd_migrate_recover(QmpRequest *req, json_object *args, GErr
         mb_error_set(err, "Migrate recover can only be run when postcopy is paused.");
         return NULL;
     }
-    mb_error_set(err, "Migrate recovery is triggered already");
+    /* Never pretend: the paused migration stays paused (docs/features.md). */
+    mb_error_set(err, "Postcopy recovery is not supported by this migbench build yet");
     return NULL;
 }
 
 static json_object *cmd_migrate_pause(QmpRequest *req, json_object *args, GError **err, void *op)
 {
     MigEngine *e = op;
-    if (mig_out_state(e) == MIG_POSTCOPY_ACTIVE ||
-        atomic_load(&e->in.state) == MIG_POSTCOPY_ACTIVE) {
-        mb_error_set(err, "Failed to pause source migration");
+    /* QEMU's qmp_migrate_pause: shut the stream down; postcopy-paused follows on both
+     * sides as for a broken network. */
+    if (mig_out_state(e) == MIG_POSTCOPY_ACTIVE) {
+        mig_out_pause(e);
+        return NULL;
+    }
+    if (atomic_load(&e->in.state) == MIG_POSTCOPY_ACTIVE) {
+        mig_dest_pause(e);
         return NULL;
     }
     mb_error_set(err, "migrate-pause is currently only supported during postcopy-active state");
@@ -253,7 +257,7 @@ static bool migrate_prepare(MigEngine *e, json_object *args, GError **err)
                                json_object_new_string(mig_caps_name(&e->caps, MIG_CAP_BLOCK)));
         json_object_object_add(item, "state", json_object_new_boolean(true));
         json_object_array_add(caps, item);
-        MigCapsCheckCtx ctx = { .v5 = e->v5, .postcopy_host = MIG_POSTCOPY_BUILT };
+        MigCapsCheckCtx ctx = { .v5 = e->v5, .postcopy_host = mig_postcopy_host(e) };
         bool ok = mig_caps_set(&e->caps, caps, &ctx, err);
         json_object_put(caps);
         if (!ok)

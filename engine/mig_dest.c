@@ -9,6 +9,7 @@
 #include "mb_util.h"
 #include "mig_announce.h"
 #include "mig_multifd.h"
+#include "mig_pc_dest.h"
 #include "mig_report.h"
 #include "mig_settings.h"
 #include "mig_loadvm.h"
@@ -36,12 +37,15 @@ static void send_shut(Chan *rp, bool failed)
     chan_write_all(rp, msg, sizeof(msg), NULL);
 }
 
-/* QEMU's process_incoming_migration_bh: after a good load. */
-static void finish_incoming(MigEngine *e)
+/* QEMU's process_incoming_migration_bh: after a good load.  After postcopy the guest has
+ * been running since RUN (loadvm_postcopy_handle_run_bh chose its state then). */
+static void finish_incoming(MigEngine *e, bool postcopy)
 {
     const char *rs = e->in.guest_state_runstate;
 
-    if (!rs || !*rs || !strcmp(rs, "running")) {
+    if (postcopy) {
+        /* the run state stays */
+    } else if (!rs || !*rs || !strcmp(rs, "running")) {
         if (runstate_autostart(e))
             runstate_vm_start(e);
         else
@@ -56,15 +60,15 @@ static void finish_incoming(MigEngine *e)
     json_object_put(e->in.socket_address);
     e->in.socket_address = NULL;
     g_mutex_unlock(&e->in.lock);
-    mig_set_state(e, &e->in.state, MIG_ACTIVE, MIG_COMPLETED);
+    mig_set_state(e, &e->in.state, postcopy ? MIG_POSTCOPY_ACTIVE : MIG_ACTIVE, MIG_COMPLETED);
 }
 
-static void fail_incoming(MigEngine *e, GError *err)
+static void fail_incoming(MigEngine *e, GError *err, bool postcopy)
 {
     mig_in_set_error(e, err);
     g_printerr("migbench: load of migration failed: %s\n", err->message);
     g_error_free(err);
-    mig_set_state(e, &e->in.state, MIG_ACTIVE, MIG_FAILED);
+    mig_set_state(e, &e->in.state, postcopy ? MIG_POSTCOPY_ACTIVE : MIG_ACTIVE, MIG_FAILED);
     if (e->cfg.exit_on_incoming_error)
         exit(1);
 }
@@ -170,6 +174,12 @@ static gpointer incoming_thread(gpointer opaque)
             break;
         c = NULL;
     }
+    /* A new incoming migration: the previous one's postcopy figures go. */
+    g_mutex_lock(&e->in.lock);
+    MigPcDest *old_pc = e->in.postcopy;
+    e->in.postcopy = NULL;
+    g_mutex_unlock(&e->in.lock);
+    mig_pc_dest_free(old_pc);
     int64_t t0 = mb_monotonic_ns();
     MigFile *f = mig_file_new(c, false);
     g_mutex_lock(&e->in.lock);
@@ -193,18 +203,45 @@ static gpointer incoming_thread(gpointer opaque)
         }
     }
     mig_multifd_recv_free(mf);
+    /* Postcopy: the guest has been running since RUN; its vCPUs go on until every page is
+     * in, then the whole memory is verified like after precopy. */
+    g_mutex_lock(&e->in.lock);
+    MigPcDest *pc = e->in.postcopy;
+    g_mutex_unlock(&e->in.lock);
+    bool postcopy = pc && mig_pc_dest_state(pc) >= MIG_PCD_RUNNING;
+    if (pc)
+        mig_pc_dest_stream_end(pc, ok);
+    if (postcopy && !ok) {
+        /* QEMU: a stream error while the postcopy guest runs pauses (the pages still on the
+         * source are not lost); recovery is not built yet, so it stays paused. */
+        g_printerr("migbench: postcopy stream broke: %s\n", err->message);
+        mig_in_set_error(e, err);
+        g_clear_error(&err);
+        mig_pc_dest_join(pc); /* it writes requests on rp */
+        mig_set_state(e, &e->in.state, MIG_POSTCOPY_ACTIVE, MIG_POSTCOPY_PAUSED);
+        chan_close(rp);
+        g_mutex_lock(&e->in.lock);
+        e->in.file = NULL;
+        if (e->in.listener)
+            chan_listener_close(e->in.listener);
+        g_mutex_unlock(&e->in.lock);
+        mig_file_close(f);
+        return NULL;
+    }
+    if (pc)
+        mig_pc_dest_join(pc);
     if (ok && !e->guest->ops->verify(e->guest, &err))
         ok = false;
     int64_t load_ms = load_ns / 1000000;
     if (ok) {
-        finish_incoming(e);
+        finish_incoming(e, postcopy);
         /* QEMU announces from the bottom half that completes the migration; the rounds
          * after the first follow on a timer while the guest runs. */
         json_object *announce = mig_announce_run(e, &e->in.stopping);
         mig_report_dest_end(e, true, NULL, load_ms, announce);
     } else {
         mig_report_dest_end(e, false, err->message, load_ms, NULL);
-        fail_incoming(e, err);
+        fail_incoming(e, err, postcopy);
     }
     send_shut(rp, !ok);
     chan_close(rp);
@@ -277,6 +314,14 @@ bool mig_dest_start(MigEngine *e, const char *uri, int fd, GError **err)
     return e->in.thread != NULL;
 }
 
+void mig_dest_pause(MigEngine *e)
+{
+    g_mutex_lock(&e->in.lock);
+    if (e->in.file)
+        mig_file_shutdown(e->in.file);
+    g_mutex_unlock(&e->in.lock);
+}
+
 void mig_dest_stop(MigEngine *e)
 {
     __atomic_store_n(&e->in.stopping, true, __ATOMIC_RELAXED);
@@ -297,6 +342,8 @@ void mig_dest_stop(MigEngine *e)
     }
     chan_listener_free(e->in.listener);
     e->in.listener = NULL;
+    mig_pc_dest_free(e->in.postcopy);
+    e->in.postcopy = NULL;
     chan_close(e->in.pending_chan);
     e->in.pending_chan = NULL;
 }

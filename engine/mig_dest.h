@@ -12,5 +12,7 @@ bool mig_dest_start(MigEngine *e, const char *uri, int fd, GError **err);
 void mig_dest_stop(MigEngine *e);
 /* Sets the sticky destination error (first one wins). */
 void mig_in_set_error(MigEngine *e, const GError *err);
+/* migrate-pause on the destination: shuts the incoming stream down (postcopy-paused). */
+void mig_dest_pause(MigEngine *e);
 
 #endif

@@ -116,6 +116,7 @@ typedef struct MigIncoming {
     char *guest_state_runstate;
     struct MigMultifdRecv *multifd; /* guarded by lock */
     bool stopping;                  /* the vm is shutting down (atomic) */
+    struct MigPcDest *postcopy;     /* postcopy of the last incoming migration (lock) */
 } MigIncoming;
 
 struct MigEngine {
@@ -149,6 +150,14 @@ struct MigEngine {
 static inline bool mig_cap(MigEngine *e, MigCap cap)
 {
     return mig_caps_get(&e->caps, cap);
+}
+
+/* Whether this vm can be a postcopy destination (QEMU: userfaultfd on the host): its guest
+ * must be able to run with pages missing (MbGuestOps.run_writes; the sim guest can, the KVM
+ * guest cannot yet). */
+static inline bool mig_postcopy_host(MigEngine *e)
+{
+    return MIG_POSTCOPY_BUILT && e->guest->ops->run_writes != NULL;
 }
 
 #endif

@@ -2,8 +2,10 @@
  * qemu_loadvm_state): header, configuration, commands, sections with footers, device
  * state, EOF.  Every failure names what was wrong and the stream offset where it was. */
 #include "mb_util.h"
-#include "mig_ram_load.h"
 #include "mig_loadvm.h"
+#include "mig_pc_dest.h"
+#include "mig_ram_load.h"
+#include "mig_runstate.h"
 #include "mig_savevm.h"
 
 #include <string.h>
@@ -21,6 +23,8 @@ struct MigLoad {
     MigRamLoad *ram;
     GArray *sections; /* SeenSection */
     bool guest_loaded;
+    MigPcDest *pc;        /* postcopy, from ADVISE on (owned by e->in.postcopy) */
+    uint64_t package_end; /* stream offset where the postcopy package ends, 0 = none */
 };
 
 /* Takes `cause` and reports it with the offset where the reader stood. */
@@ -227,6 +231,131 @@ static bool load_section_part(MigLoad *ld, GError **err)
     return failf(ld, err, "Unknown savevm section %u", id);
 }
 
+/* ---- postcopy commands (docs/stream-format.md; QEMU's loadvm_postcopy_handle_*) ---- */
+
+#define MAX_PACKAGED_SIZE (1u << 24)
+
+static void page_received(void *opaque, unsigned block, uint64_t page)
+{
+    mig_pc_dest_received(opaque, block, page);
+}
+
+static bool load_advise(MigLoad *ld, const uint8_t *buf, uint16_t len, GError **err)
+{
+    MigEngine *e = ld->e;
+    bool local = mig_cap(e, MIG_CAP_POSTCOPY_RAM);
+
+    if (ld->pc)
+        return failf(ld, err, "CMD_POSTCOPY_ADVISE in wrong postcopy state (%d)",
+                     (int)mig_pc_dest_state(ld->pc));
+    if (len == 0) {
+        if (local)
+            return failf(ld, err, "RAM postcopy is enabled but have 0 byte advise");
+        return true;
+    }
+    if (len != 16)
+        return failf(ld, err, "CMD_POSTCOPY_ADVISE received with bad length %u", len);
+    if (!local)
+        return failf(ld, err, "RAM postcopy is disabled but have 16 byte advise");
+    if (!e->guest->ops->run_writes)
+        return failf(ld, err, "Postcopy is not supported");
+    uint64_t remote_pagesizes = mb_ld_be64(buf), remote_tps = mb_ld_be64(buf + 8);
+    uint64_t local_pagesizes = 0;
+    for (unsigned b = 0; b < e->guest->nblocks; b++)
+        local_pagesizes |= e->guest->blocks[b].host_page_size;
+    if (remote_pagesizes != local_pagesizes)
+        return failf(ld, err,
+                     "Postcopy needs matching RAM page sizes (s=%" G_GINT64_MODIFIER
+                     "x d=%" G_GINT64_MODIFIER "x)",
+                     remote_pagesizes, local_pagesizes);
+    if (remote_tps != MB_TARGET_PAGE_SIZE)
+        return failf(ld, err, "Postcopy needs matching target page sizes (s=%d d=%d)",
+                     (int)remote_tps, (int)MB_TARGET_PAGE_SIZE);
+    ld->pc = mig_pc_dest_new(e);
+    g_mutex_lock(&e->in.lock);
+    MigPcDest *old = e->in.postcopy;
+    e->in.postcopy = ld->pc;
+    g_mutex_unlock(&e->in.lock);
+    mig_pc_dest_free(old);
+    return true;
+}
+
+/* u8 version 0, u8 name length, name, 0, then (be64 start, be64 length) byte ranges. */
+static bool load_discard(MigLoad *ld, const uint8_t *buf, uint16_t len, GError **err)
+{
+    MigPcDestState st = ld->pc ? mig_pc_dest_state(ld->pc) : MIG_PCD_NONE;
+
+    if (st != MIG_PCD_ADVISE && st != MIG_PCD_DISCARD)
+        return failf(ld, err, "CMD_POSTCOPY_RAM_DISCARD in wrong postcopy state (%d)", (int)st);
+    mig_pc_dest_set_state(ld->pc, MIG_PCD_DISCARD);
+    if (len < 1 + 1 + 1 + 1 + 2 * 8)
+        return failf(ld, err, "CMD_POSTCOPY_RAM_DISCARD invalid length (%d)", len);
+    if (buf[0] != 0)
+        return failf(ld, err, "CMD_POSTCOPY_RAM_DISCARD invalid version (%d)", buf[0]);
+    size_t nlen = buf[1];
+    if (3 + nlen > len || buf[2 + nlen] != 0)
+        return failf(ld, err, "CMD_POSTCOPY_RAM_DISCARD missing nil (%d)",
+                     3 + nlen > len ? -1 : buf[2 + nlen]);
+    size_t rest = len - (3 + nlen);
+    if (rest % 16)
+        return failf(ld, err, "CMD_POSTCOPY_RAM_DISCARD invalid length (%d)", len);
+    char name[256];
+    memcpy(name, buf + 2, nlen);
+    name[nlen] = 0;
+    int block = -1;
+    for (unsigned b = 0; b < ld->e->guest->nblocks; b++)
+        if (!strcmp(ld->e->guest->blocks[b].name, name))
+            block = (int)b;
+    if (block < 0)
+        return failf(ld, err, "ram_discard_range: Unknown block %s", name);
+    for (const uint8_t *p = buf + 3 + nlen; p < buf + len; p += 16) {
+        uint64_t start = mb_ld_be64(p), length = mb_ld_be64(p + 8);
+        if ((start | length) & (MB_TARGET_PAGE_SIZE - 1) ||
+            !mig_pc_dest_discard(ld->pc, (unsigned)block, start / MB_TARGET_PAGE_SIZE,
+                                 length / MB_TARGET_PAGE_SIZE))
+            return failf(ld, err,
+                         "ram_discard_range: Overrun block '%s' (%" G_GUINT64_FORMAT
+                         "/%" G_GUINT64_FORMAT ")",
+                         name, start, length);
+    }
+    return true;
+}
+
+static bool load_listen(MigLoad *ld, GError **err)
+{
+    MigPcDestState st = ld->pc ? mig_pc_dest_state(ld->pc) : MIG_PCD_NONE;
+
+    if (st != MIG_PCD_ADVISE && st != MIG_PCD_DISCARD)
+        return failf(ld, err, "CMD_POSTCOPY_LISTEN in wrong postcopy state (%d)", (int)st);
+    mig_pc_dest_set_state(ld->pc, MIG_PCD_LISTENING);
+    mig_ram_load_set_listener(ld->ram, page_received, ld->pc);
+    mig_set_state(ld->e, &ld->e->in.state, MIG_ACTIVE, MIG_POSTCOPY_ACTIVE);
+    return true;
+}
+
+static bool load_run(MigLoad *ld, GError **err)
+{
+    MigEngine *e = ld->e;
+    MigPcDestState st = ld->pc ? mig_pc_dest_state(ld->pc) : MIG_PCD_NONE;
+    GError *cause = NULL;
+
+    if (st != MIG_PCD_LISTENING)
+        return failf(ld, err, "CMD_POSTCOPY_RUN in wrong postcopy state (%d)", (int)st);
+    if (!ld->package_end || ld->f->pos != ld->package_end)
+        return failf(ld, err, "POSTCOPY_RUN outside the end of the postcopy package");
+    ld->package_end = 0;
+    if (!ld->guest_loaded)
+        return failf(ld, err, "POSTCOPY_RUN before the guest state (%s)", MIG_GUEST_IDSTR);
+    /* QEMU's loadvm_postcopy_handle_run_bh: the guest runs at once unless -S. */
+    if (runstate_autostart(e))
+        runstate_vm_start(e);
+    else
+        runstate_set(e, RS_PAUSED);
+    if (!mig_pc_dest_run(ld->pc, ld->rp ? *ld->rp : NULL, &cause))
+        return fail(ld, err, cause);
+    return true;
+}
+
 static bool load_command(MigLoad *ld, GError **err)
 {
     static const int lens[MIG_CMD_MAX] = {
@@ -247,6 +376,12 @@ static bool load_command(MigLoad *ld, GError **err)
 
     if (mig_file_error(ld->f))
         return stream_error(ld, err);
+    if (cmd == MIG_CMD_MB_POSTCOPY_RATE) {
+        if (len != 8 || !mig_get_buffer(ld->f, buf, len) || !ld->pc)
+            return failf(ld, err, "MB_POSTCOPY_RATE received with bad length or before ADVISE");
+        mig_pc_dest_set_rate(ld->pc, mb_ld_be64(buf));
+        return true;
+    }
     if (cmd == 0 || cmd >= MIG_CMD_MAX)
         return failf(ld, err, "MIG_CMD 0x%x unknown (len 0x%x)", cmd, len);
     if (lens[cmd] != -1 && lens[cmd] != len)
@@ -272,6 +407,19 @@ static bool load_command(MigLoad *ld, GError **err)
             chan_write_all(*ld->rp, msg, sizeof(msg), NULL);
         }
         return true;
+    case MIG_CMD_POSTCOPY_ADVISE: return load_advise(ld, buf, len, err);
+    case MIG_CMD_POSTCOPY_RAM_DISCARD: return load_discard(ld, buf, len, err);
+    case MIG_CMD_POSTCOPY_LISTEN: return load_listen(ld, err);
+    case MIG_CMD_POSTCOPY_RUN: return load_run(ld, err);
+    case MIG_CMD_PACKAGED: {
+        uint32_t plen = mb_ld_be32(buf);
+        if (plen > MAX_PACKAGED_SIZE)
+            return failf(ld, err, "Unreasonably large packaged state: %u", plen);
+        /* The package's commands and sections follow in the stream itself; it must end
+         * with RUN (checked there). */
+        ld->package_end = ld->f->pos + plen;
+        return true;
+    }
     default: return failf(ld, err, "%s is not supported by this migbench build yet", names[cmd]);
     }
 }

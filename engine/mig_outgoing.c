@@ -345,15 +345,21 @@ bool mig_out_continue(MigEngine *e, const char *expected, GError **err)
 
 bool mig_out_request_postcopy(MigEngine *e, GError **err)
 {
-    /* Never pretend: QEMU would switch to postcopy at the next iteration, migbench would
-     * silently stay in precopy. */
-    if (!MIG_POSTCOPY_BUILT) {
-        mb_error_set(err, "Postcopy is not supported by this migbench build yet; the "
-                          "migration continues in precopy");
-        return false;
-    }
     atomic_store(&e->out.start_postcopy, true);
     return true;
+}
+
+bool mig_out_postcopy_requested(MigEngine *e)
+{
+    return atomic_load(&e->out.start_postcopy);
+}
+
+void mig_out_pause(MigEngine *e)
+{
+    g_mutex_lock(&e->out.lock);
+    if (e->out.file)
+        mig_file_shutdown(e->out.file);
+    g_mutex_unlock(&e->out.lock);
 }
 
 void mig_out_params_changed(MigEngine *e, const bool changed[MP__MAX])

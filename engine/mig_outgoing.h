@@ -121,10 +121,12 @@ double mig_out_wall_ms(MigEngine *e);
 void mig_out_cancel(MigEngine *e);
 /* migrate-continue: false with QEMU's error unless the status is `expected`. */
 bool mig_out_continue(MigEngine *e, const char *expected, GError **err);
-/* migrate-start-postcopy (a flag the precopy thread may act on).  Never pretends: while
- * this build has no postcopy (MIG_POSTCOPY_BUILT), false with an error saying so, for the
- * QMP command and scenario actions alike. */
+/* migrate-start-postcopy: a flag the migration thread acts on at its next iteration. */
 bool mig_out_request_postcopy(MigEngine *e, GError **err);
+/* Whether migrate-start-postcopy was issued for this migration. */
+bool mig_out_postcopy_requested(MigEngine *e);
+/* migrate-pause on the source: shuts the stream down (the thread then pauses). */
+void mig_out_pause(MigEngine *e);
 /* Parameters changed (changed[id] set by mig_params_set): applies what takes effect at once
  * on a running migration (the rate limit; xbzrle-cache-size at the thread's next step). */
 void mig_out_params_changed(MigEngine *e, const bool changed[MP__MAX]);

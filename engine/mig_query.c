@@ -1,6 +1,7 @@
 /* mig_query: the query-migrate reply (QEMU's fill_destination_migration_info and
  * fill_source_migration_info): which members appear in which state, and their values. */
 #include "mig_query.h"
+#include "mig_pc_dest.h"
 #include "mig_outgoing.h"
 
 static void add_int(json_object *o, const char *k, int64_t v)
@@ -105,6 +106,18 @@ json_object *mig_query_migrate(MigEngine *e, QmpRequest *req)
         if (in_state == MIG_FAILED && e->in.error)
             json_object_object_add(info, "error-desc",
                                    json_object_new_string(e->in.error->message));
+        /* QEMU's fill_destination_postcopy_migration_info: with postcopy-blocktime. */
+        uint32_t bt;
+        GArray *vcpu;
+        if (in_state == MIG_COMPLETED && e->in.postcopy &&
+            mig_pc_dest_blocktime(e->in.postcopy, &bt, &vcpu)) {
+            json_object *l = json_object_new_array();
+            for (guint i = 0; i < vcpu->len; i++)
+                json_object_array_add(l, json_object_new_int64(g_array_index(vcpu, uint32_t, i)));
+            g_array_free(vcpu, TRUE);
+            json_object_object_add(info, "postcopy-blocktime", json_object_new_int64(bt));
+            json_object_object_add(info, "postcopy-vcpu-blocktime", l);
+        }
     }
     g_mutex_unlock(&e->in.lock);
 

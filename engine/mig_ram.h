@@ -59,6 +59,10 @@ typedef struct MigRamOps {
     void (*pass)(void *opaque, const MigRamPass *p);
     /* Auto-converge decided that the guest must be throttled to `pct` percent (1..99). */
     void (*throttle)(void *opaque, int pct);
+    /* Optional (postcopy): called before postcopy page record number `record` (0-based);
+     * true with the requested page that record must carry (served ahead of the background
+     * pass), false for the next background page.  The driver may block until it knows. */
+    bool (*next_request)(void *opaque, uint64_t record, unsigned *block, uint64_t *page);
 } MigRamOps;
 
 typedef struct {
@@ -100,6 +104,17 @@ uint64_t mig_ram_pending(MigRam *r, uint64_t threshold);
 int mig_ram_save_iterate(MigRam *r);
 /* END section payload: final sync and every remaining dirty page, EOS. */
 void mig_ram_save_complete(MigRam *r);
+/* The switch to postcopy (QEMU's ram_postcopy_send_discard_bitmap): one last sync (a
+ * pass), then `discard` hears every range of pages still dirty (or never sent), block by
+ * block in scan order; the scan restarts at the first block.  From now on pages go out
+ * whole (no XBZRLE, compression or multifd), each record naming its block, requested
+ * pages (ops->next_request) first. */
+void mig_ram_postcopy_start(MigRam *r,
+                            void (*discard)(void *opaque, unsigned block, uint64_t page,
+                                            uint64_t npages),
+                            void *opaque);
+/* Page records sent since mig_ram_postcopy_start (0 before). */
+uint64_t mig_ram_postcopy_records(MigRam *r);
 /* The live number of dirty pages (-> remaining). */
 uint64_t mig_ram_dirty_pages(MigRam *r);
 /* RAM bytes of the blocks that are migrated (-> total). */

@@ -17,6 +17,8 @@ struct MigRamLoad {
     MbGuest *g;
     int last_block;            /* for CONTINUE; kept across sections like QEMU's static */
     MigDecompress *decompress; /* started on the first compressed page */
+    void (*on_page)(void *opaque, unsigned block, uint64_t page); /* postcopy */
+    void *on_page_opaque;
     uint8_t page[MB_TARGET_PAGE_SIZE];
     uint8_t delta[MB_TARGET_PAGE_SIZE + 128]; /* an XBZRLE delta or compressBound(4096) */
 };
@@ -117,11 +119,22 @@ static bool load_mem_size(MigRamLoad *l, MigFile *f, uint64_t total, GError **er
     return true;
 }
 
+void mig_ram_load_set_listener(MigRamLoad *l,
+                               void (*fn)(void *opaque, unsigned block, uint64_t page),
+                               void *opaque)
+{
+    l->on_page = fn;
+    l->on_page_opaque = opaque;
+}
+
 static bool store(MigRamLoad *l, int b, uint64_t page, const uint8_t *data, uint64_t addr,
                   GError **err)
 {
-    if (mb_guest_page_store(l->g, (unsigned)b, page, data))
+    if (mb_guest_page_store(l->g, (unsigned)b, page, data)) {
+        if (l->on_page)
+            l->on_page(l->on_page_opaque, (unsigned)b, page);
         return true;
+    }
     mb_error_set(err, "Illegal RAM offset %" G_GINT64_MODIFIER "x", addr);
     return false;
 }
@@ -152,6 +165,12 @@ bool mig_ram_load(MigRamLoad *l, MigFile *f, uint32_t version, GError **err)
                 mb_error_set(err, "Illegal RAM offset %" G_GINT64_MODIFIER "x", addr);
                 return false;
             }
+        }
+        if (l->on_page && (flags & (RAM_SAVE_FLAG_COMPRESS_PAGE | RAM_SAVE_FLAG_XBZRLE))) {
+            /* Postcopy places whole pages only. */
+            mb_error_set(err, "Unknown combination of migration flags: %#x (postcopy mode)",
+                         (unsigned)flags);
+            return false;
         }
         if (flags & (RAM_SAVE_FLAG_COMPRESS_PAGE | RAM_SAVE_FLAG_XBZRLE)) {
             /* These work on the page in place: an XBZRLE delta needs the previous bytes,

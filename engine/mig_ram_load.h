@@ -17,5 +17,9 @@ MigRamLoad *mig_ram_load_new(MigEngine *e);
 void mig_ram_load_free(MigRamLoad *l);
 /* Loads records up to and including EOS.  False with err (QEMU's texts) on a bad record. */
 bool mig_ram_load(MigRamLoad *l, MigFile *f, uint32_t version, GError **err);
+/* Postcopy: `fn` hears of every page stored from now on (after it is in place). */
+void mig_ram_load_set_listener(MigRamLoad *l,
+                               void (*fn)(void *opaque, unsigned block, uint64_t page),
+                               void *opaque);
 
 #endif

@@ -40,6 +40,8 @@ struct MigRam {
     uint64_t last_page;
     int last_sent_block;
     bool bulk_stage;
+    bool postcopy;       /* after mig_ram_postcopy_start */
+    uint64_t pc_records; /* page records sent since then */
     /* The current >= 1 s sync period. */
     bool period_started;
     int64_t time_last_sync;
@@ -183,6 +185,11 @@ void mig_ram_free(MigRam *r)
     g_free(r);
 }
 
+uint64_t mig_ram_postcopy_records(MigRam *r)
+{
+    return r->pc_records;
+}
+
 uint64_t mig_ram_dirty_pages(MigRam *r)
 {
     return r->dirty_pages;
@@ -289,7 +296,9 @@ static size_t save_page_header(MigRam *r, unsigned b, uint64_t offset)
 {
     size_t size = 8;
 
-    if ((int)b == r->last_sent_block)
+    /* In postcopy every record names its block: requested pages come between background
+     * ones at moments that depend on the other side, and the stream's size must not. */
+    if ((int)b == r->last_sent_block && !r->postcopy)
         offset |= RAM_SAVE_FLAG_CONTINUE;
     mig_put_be64(r->f, offset);
     if (!(offset & RAM_SAVE_FLAG_CONTINUE)) {
@@ -402,7 +411,10 @@ static int save_target_page(MigRam *r, unsigned b, uint64_t page, bool last_stag
     uint64_t offset = page << MB_TARGET_PAGE_BITS;
     const uint8_t *p = r->g->ops->page_read(r->g, b, page, r->scratch);
 
-    if (use_compression(r) && save_compress_page(r, b, offset, p))
+    if (r->postcopy)
+        r->pc_records++; /* exactly one record per page in postcopy */
+
+    if (!r->postcopy && use_compression(r) && save_compress_page(r, b, offset, p))
         return 1;
     if (mb_buffer_is_zero(p, MB_TARGET_PAGE_SIZE)) {
         r->c->duplicate++;
@@ -416,12 +428,12 @@ static int save_target_page(MigRam *r, unsigned b, uint64_t page, bool last_stag
         return 1;
     }
     /* QEMU's ram_save_multifd_page (never together with compression). */
-    if (r->multifd && !use_compression(r)) {
+    if (r->multifd && !use_compression(r) && !r->postcopy) {
         account_multifd(r, mig_multifd_queue_page(r->multifd, b, offset, p));
         r->c->normal++;
         return 1;
     }
-    if (r->xbzrle && !r->bulk_stage) {
+    if (r->xbzrle && !r->bulk_stage && !r->postcopy) {
         int res = save_xbzrle_page(r, b, offset, &p, last_stage);
         if (res >= 0)
             return res;
@@ -550,12 +562,57 @@ uint64_t mig_ram_pending(MigRam *r, uint64_t threshold)
     return remaining;
 }
 
+/* Postcopy: the pages the destination is waiting for, before anything else (QEMU's
+ * get_queued_page; a page already sent is skipped). */
+static void serve_requests(MigRam *r)
+{
+    unsigned b;
+    uint64_t page;
+
+    while (r->postcopy && r->ops->next_request && !mig_file_error(r->f) &&
+           r->ops->next_request(r->opaque, r->pc_records, &b, &page)) {
+        if (b < r->nblocks && page < r->npages[b] && clear_dirty(r, b, page)) {
+            r->target_page_count += (uint64_t)save_target_page(r, b, page, false);
+            r->ops->rate_limit(r->opaque);
+        }
+    }
+}
+
+void mig_ram_postcopy_start(MigRam *r,
+                            void (*discard)(void *opaque, unsigned block, uint64_t page,
+                                            uint64_t npages),
+                            void *opaque)
+{
+    compress_flush(r);
+    multifd_sync(r);
+    ram_sync(r);
+    for (unsigned b = 0; b < r->nblocks; b++) {
+        if (r->ignored[b])
+            continue;
+        uint64_t n = r->npages[b], p = mb_bitmap_next_set(r->bmap[b], n, 0);
+        while (p < n) {
+            uint64_t end = p + 1;
+            while (end < n && mb_bit_test(r->bmap[b], end))
+                end++;
+            discard(opaque, b, p, end - p);
+            p = end < n ? mb_bitmap_next_set(r->bmap[b], n, end) : n;
+        }
+    }
+    r->last_seen_block = 0;
+    r->last_page = 0;
+    r->last_sent_block = -1;
+    r->bulk_stage = false;
+    r->postcopy = true;
+}
+
 int mig_ram_save_iterate(MigRam *r)
 {
     int64_t t0 = mb_guest_now(r->g);
     int done = 0;
 
+    serve_requests(r);
     for (int i = 0; !mig_file_rate_limited(r->f); i++) {
+        serve_requests(r);
         int pages = find_and_save_block(r, false);
         if (pages == 0) {
             done = 1;
@@ -575,9 +632,13 @@ int mig_ram_save_iterate(MigRam *r)
 
 void mig_ram_save_complete(MigRam *r)
 {
-    ram_sync(r);
-    while (!mig_file_error(r->f) && find_and_save_block(r, true) > 0) {
-    }
+    /* In postcopy the guest is stopped since the switch: nothing new to sync, and the
+     * requested pages still go first (QEMU's ram_find_and_save_block checks the queue). */
+    if (!r->postcopy)
+        ram_sync(r);
+    do {
+        serve_requests(r);
+    } while (!mig_file_error(r->f) && find_and_save_block(r, true) > 0);
     compress_flush(r);
     multifd_sync(r);
     mig_put_be64(r->f, RAM_SAVE_FLAG_EOS);

@@ -1,5 +1,6 @@
 /* mig_report: per-pass history and the end-of-migration report file (see mig_report.h). */
 #include "mig_report.h"
+#include "mig_pc_dest.h"
 #include "mig_scenario.h"
 #include "mb_util.h"
 #include "mig_outgoing.h"
@@ -111,6 +112,11 @@ void mig_report_dest_end(MigEngine *e, bool ok, const char *error, int64_t load_
     json_object_object_add(o, "peak-rss-bytes", json_object_new_uint64(mb_peak_rss()));
     if (announce)
         json_object_object_add(o, "announce", announce);
+    g_mutex_lock(&e->in.lock);
+    json_object *pc = e->in.postcopy ? mig_pc_dest_report(e->in.postcopy) : NULL;
+    g_mutex_unlock(&e->in.lock);
+    if (pc)
+        json_object_object_add(o, "postcopy", pc);
     json_object *info = e->guest->ops->info ? e->guest->ops->info(e->guest) : NULL;
     if (info)
         json_object_object_add(o, "guest-info", info);

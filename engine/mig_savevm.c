@@ -2,6 +2,8 @@
  * device state, EOF and VM description), byte for byte in QEMU's savevm format. */
 #include "mig_savevm.h"
 
+#include "mb_util.h"
+
 #include <string.h>
 
 const char *mig_machine_type(MigEngine *e, char *buf, size_t len)
@@ -92,6 +94,32 @@ void mig_save_device_state(MigEngine *e, MigFile *f)
     mig_save_header(e, f);
     save_full_sections(e, f, "paused", &len);
     mig_put_byte(f, MIG_SEC_EOF);
+    mig_file_flush(f);
+}
+
+/* Section header of a FULL section named `idstr`, footer, and the payloads' sizes. */
+#define FULL_SECTION_BYTES(idstr) (1 + 4 + 1 + strlen(idstr) + 4 + 4 + 1 + 4)
+#define CMD_BYTES(len)            (1 + 2 + 2 + (len))
+
+void mig_save_package(MigEngine *e, MigFile *f, const char *runstate)
+{
+    GBytes *blob = e->guest->ops->save_state(e->guest);
+    size_t len;
+    uint8_t be[4];
+
+    /* Only its size: save_full_sections takes the (same, the guest is stopped) state again. */
+    len = g_bytes_get_size(blob);
+    g_bytes_unref(blob);
+    size_t size = CMD_BYTES(0) + FULL_SECTION_BYTES("globalstate") + 4 + 100 +
+                  FULL_SECTION_BYTES(MIG_GUEST_IDSTR) + 4 + len + CMD_BYTES(0);
+    mb_st_be32(be, (uint32_t)size);
+    mig_save_command(f, MIG_CMD_PACKAGED, 4, be);
+    uint64_t start = f->pos;
+    mig_save_command(f, MIG_CMD_POSTCOPY_LISTEN, 0, NULL);
+    size_t blob_len;
+    save_full_sections(e, f, runstate, &blob_len);
+    mig_save_command(f, MIG_CMD_POSTCOPY_RUN, 0, NULL);
+    g_assert(blob_len == len && f->pos - start == size);
     mig_file_flush(f);
 }
 

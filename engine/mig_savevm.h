@@ -22,5 +22,8 @@ void mig_save_devices(MigEngine *e, MigFile *f, const char *runstate);
 
 /* xen-save-devices-state: header, device sections, EOF (QEMU's qemu_save_device_state). */
 void mig_save_device_state(MigEngine *e, MigFile *f);
+/* The postcopy package: PACKAGED(len) then, counted in len, LISTEN, the FULL sections of
+ * every device (globalstate with `runstate`, the guest) and RUN (QEMU's postcopy_start). */
+void mig_save_package(MigEngine *e, MigFile *f, const char *runstate);
 
 #endif

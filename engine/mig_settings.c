@@ -33,7 +33,7 @@ void mig_block_options_undo(MigEngine *e)
 {
     json_object *caps = json_object_new_array();
     json_object *item = json_object_new_object();
-    MigCapsCheckCtx ctx = { .v5 = e->v5, .postcopy_host = MIG_POSTCOPY_BUILT };
+    MigCapsCheckCtx ctx = { .v5 = e->v5, .postcopy_host = mig_postcopy_host(e) };
 
     json_object_object_add(item, "capability",
                            json_object_new_string(mig_caps_name(&e->caps, MIG_CAP_BLOCK)));

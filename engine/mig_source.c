@@ -15,7 +15,9 @@
 #include "mb_util.h"
 #include "mig_multifd.h"
 #include "mig_outgoing.h"
+#include "mig_pc_queue.h"
 #include "mig_ram.h"
+#include "mig_retpath.h"
 #include "mig_report.h"
 #include "mig_scenario.h"
 #include "mig_settings.h"
@@ -44,8 +46,16 @@ typedef struct MigSource {
     int64_t downtime_start;
     int64_t pace_v0, pace_w0;
     bool vm_was_running;
-    uint64_t pass;    /* the pass being announced (announce_pass) */
-    int throttle_pct; /* the throttle last applied (timeline) */
+    uint64_t pass;       /* the pass being announced (announce_pass) */
+    int throttle_pct;    /* the throttle last applied (timeline) */
+    MigPcQueue *pcq;     /* postcopy page requests (postcopy-ram on) */
+    int64_t pc_downtime; /* ms, postcopy: from the stop to the package sent; -1 = precopy */
+    int rp_last_block;   /* block of the previous REQ_PAGES (return-path thread) */
+    /* the discard list being built (postcopy_start) */
+    int discard_block;
+    uint8_t discard_buf[3 + 256 + 12 * 16];
+    size_t discard_len;
+    unsigned discard_n;
 } MigSource;
 
 /* ---- time ---- */
@@ -91,6 +101,10 @@ static void link_charge(void *opaque, size_t bytes)
 static void publish_with(MigSource *s, void (*announce)(void *), void *opaque)
 {
     MigOutRam ram = { 0 };
+
+    /* The return-path thread counts requests; the live counters are this thread's. */
+    if (s->pcq)
+        mig_out_live(s->e)->postcopy_requests = mig_pc_queue_requests(s->pcq);
 
     if (s->ram) {
         ram.valid = true;
@@ -234,7 +248,28 @@ static void ram_throttle(void *opaque, int pct)
     s->e->guest->ops->set_throttle(s->e->guest, pct);
 }
 
+/* Gives up waiting for the destination's schedule when the migration cannot go on. */
+static bool pc_stop(void *opaque)
+{
+    MigSource *s = opaque;
+    return mig_file_error(s->f) || mig_out_state(s->e) != MIG_POSTCOPY_ACTIVE;
+}
+
+static bool ram_next_request(void *opaque, uint64_t record, unsigned *block, uint64_t *page)
+{
+    MigSource *s = opaque;
+
+    if (!s->pcq)
+        return false;
+    /* The destination may be waiting for what is still buffered here.  Flushing at every
+     * record (not when the buffer happens to be full while we wait) keeps the link charges,
+     * and so the clock, deterministic. */
+    mig_file_flush(s->f);
+    return mig_pc_queue_next(s->pcq, record, block, page, pc_stop, s);
+}
+
 static const MigRamOps ram_ops = {
+    .next_request = ram_next_request,
     .rate_limit = ram_rate_limit,
     .wait_until = ram_wait_until,
     .charge_link = link_charge,
@@ -245,31 +280,100 @@ static const MigRamOps ram_ops = {
 
 /* ---- return path ---- */
 
+/* REQ_PAGES(_ID): QEMU's migrate_handle_rp_req_pages and ram_save_queue_pages checks. */
+static bool rp_req_pages(MigSource *s, const MigRpMsg *m, GError **err)
+{
+    MbGuest *g = s->e->guest;
+    int b = m->has_name ? -1 : s->rp_last_block;
+
+    if (m->has_name)
+        for (unsigned i = 0; i < g->nblocks; i++)
+            if (!strcmp(g->blocks[i].name, m->name))
+                b = (int)i;
+    if (b < 0) {
+        if (m->has_name)
+            mb_error_set(err, "ram_save_queue_pages no block '%s'", m->name);
+        else
+            mb_error_set(err, "ram_save_queue_pages no previous block");
+        return false;
+    }
+    uint64_t ps = g->blocks[b].host_page_size;
+    if ((m->start & (ps - 1)) || (m->len & (ps - 1))) {
+        mb_error_set(
+            err,
+            "migrate_handle_rp_req_pages: Misaligned page request, start: %" G_GINT64_MODIFIER
+            "x len: %u",
+            m->start, m->len);
+        return false;
+    }
+    if (m->start + m->len < m->start || m->start + m->len > g->blocks[b].size) {
+        mb_error_set(err,
+                     "ram_save_queue_pages request overrun start=%" G_GINT64_MODIFIER
+                     "x len=%x blocklen=%" G_GINT64_MODIFIER "x",
+                     m->start, m->len, g->blocks[b].size);
+        return false;
+    }
+    s->rp_last_block = b;
+    if (!s->pcq) {
+        mb_error_set(err, "RP: page request without postcopy-ram");
+        return false;
+    }
+    /* Which record carries it is the destination's MB_SEND (mig_pc_queue.h). */
+    mig_pc_queue_count_request(s->pcq);
+    return true;
+}
+
 static gpointer rp_thread_fn(gpointer opaque)
 {
     MigSource *s = opaque;
-    uint8_t hdr[4], buf[512];
+    uint8_t hdr[4], buf[MIG_RP_MAX_LEN];
+    GError *err = NULL;
+    MigRpMsg m;
 
     for (;;) {
         if (!chan_read_full(s->rp, hdr, 4, NULL))
             break;
         uint16_t type = mb_ld_be16(hdr), len = mb_ld_be16(hdr + 2);
-        if (type == 0 || type >= MIG_RP_MAX || len > sizeof(buf) ||
-            !chan_read_full(s->rp, buf, len, NULL))
+        if (!mig_rp_check_header(type, len, &err) || !chan_read_full(s->rp, buf, len, NULL) ||
+            !mig_rp_decode(type, buf, len, &m, &err))
             break;
         if (type == MIG_RP_SHUT) {
-            if (len != 4 || mb_ld_be32(buf) != 0) {
-                GError *err =
-                    g_error_new(MB_ERROR, MB_ERR_GENERIC, "RP: Sibling indicated error %u",
-                                len == 4 ? mb_ld_be32(buf) : 0);
+            if (m.value != 0) {
+                err = g_error_new(MB_ERROR, MB_ERR_GENERIC, "RP: Sibling indicated error %u",
+                                  m.value);
                 mig_out_set_error(s->e, err);
-                g_error_free(err);
+                g_clear_error(&err);
                 atomic_store(&s->rp_error, true);
             }
             atomic_store(&s->rp_shut, true);
+            if (s->pcq)
+                mig_pc_queue_horizon(s->pcq, UINT64_MAX);
             return NULL;
         }
-        /* PONG and the postcopy messages need no action in precopy. */
+        if ((type == MIG_RP_REQ_PAGES || type == MIG_RP_REQ_PAGES_ID) && !rp_req_pages(s, &m, &err))
+            break;
+        if (type == MIG_RP_MB_SEND) {
+            if (!s->pcq || m.block >= s->e->guest->nblocks ||
+                m.page >= mb_guest_block_pages(s->e->guest, m.block)) {
+                err = g_error_new(MB_ERROR, MB_ERR_GENERIC, "RP: MB_SEND out of range");
+                break;
+            }
+            mig_pc_queue_claim(s->pcq, m.record, m.block, m.page);
+        }
+        if (type == MIG_RP_MB_HORIZON && s->pcq)
+            mig_pc_queue_horizon(s->pcq, m.record);
+        /* PONG needs no action. */
+    }
+    /* Nothing more will come: the migration thread must not wait for it. */
+    if (s->pcq)
+        mig_pc_queue_horizon(s->pcq, UINT64_MAX);
+    if (err) {
+        /* A bad message fails the migration (QEMU's mark_source_rp_bad). */
+        mig_out_set_error(s->e, err);
+        g_printerr("migbench: %s\n", err->message);
+        g_clear_error(&err);
+        if (s->f)
+            mig_file_shutdown(s->f);
     }
     atomic_store(&s->rp_error, true);
     return NULL;
@@ -339,6 +443,19 @@ static void completion(MigSource *s)
         /* The last byte still has to cross the simulated link. */
         if (ok && e->guest->virtual_time && e->cfg.link_latency_ns)
             wait_until(s, mb_guest_now(e->guest) + e->cfg.link_latency_ns);
+    } else if (cur == MIG_POSTCOPY_ACTIVE) {
+        /* QEMU's qemu_savevm_state_complete_postcopy: the last RAM (none is left unless
+         * the threshold cut the background pass short), END, EOF; the devices went in the
+         * package. */
+        mig_file_set_rate_limit(s->f, 0);
+        mig_save_section_short(s->f, MIG_SEC_END, MIG_SECTION_RAM);
+        mig_ram_save_complete(s->ram);
+        mig_save_footer(s->f, MIG_SECTION_RAM);
+        mig_put_byte(s->f, MIG_SEC_EOF);
+        mig_file_flush(s->f);
+        ok = !mig_file_error(s->f);
+        if (ok && e->guest->virtual_time && e->cfg.link_latency_ns)
+            wait_until(s, mb_guest_now(e->guest) + e->cfg.link_latency_ns);
     }
     if (ok && s->rp) {
         ok = await_rp_close(s);
@@ -362,6 +479,98 @@ static void completion(MigSource *s)
     }
 }
 
+/* ---- postcopy ---- */
+
+/* A broken stream in postcopy (QEMU's postcopy_pause): the guest now runs on the
+ * destination and the pages still here must not be lost, so the migration pauses instead of
+ * failing.  Recovery (migrate-recover, migrate resume=true) is not built yet: the paused
+ * migration waits until it is cancelled. */
+static void postcopy_pause(MigSource *s)
+{
+    MigEngine *e = s->e;
+
+    g_printerr("migbench: postcopy stream broke: %s\n", mig_file_error(s->f)->message);
+    mig_out_set_state(e, MIG_POSTCOPY_ACTIVE, MIG_POSTCOPY_PAUSED);
+    publish(s);
+    while (mig_out_state(e) == MIG_POSTCOPY_PAUSED)
+        mig_out_wall_wait(e, mb_monotonic_ns() + 1000000000LL);
+}
+
+/* One POSTCOPY_RAM_DISCARD command: u8 version 0, counted name, 0, be64 start/length pairs,
+ * at most 12 ranges (QEMU's MAX_DISCARDS_PER_COMMAND). */
+static void discard_flush(MigSource *s)
+{
+    if (s->discard_n)
+        mig_save_command(s->f, MIG_CMD_POSTCOPY_RAM_DISCARD, (uint16_t)s->discard_len,
+                         s->discard_buf);
+    s->discard_n = 0;
+    s->discard_len = 0;
+}
+
+static void discard_range(void *opaque, unsigned block, uint64_t page, uint64_t npages)
+{
+    MigSource *s = opaque;
+
+    if ((int)block != s->discard_block || s->discard_n == 12)
+        discard_flush(s);
+    s->discard_block = (int)block;
+    if (!s->discard_n) {
+        const char *name = s->e->guest->blocks[block].name;
+        size_t n = strlen(name);
+        s->discard_buf[0] = 0;
+        s->discard_buf[1] = (uint8_t)n;
+        memcpy(s->discard_buf + 2, name, n);
+        s->discard_buf[2 + n] = 0;
+        s->discard_len = 3 + n;
+    }
+    mb_st_be64(s->discard_buf + s->discard_len, page * MB_TARGET_PAGE_SIZE);
+    mb_st_be64(s->discard_buf + s->discard_len + 8, npages * MB_TARGET_PAGE_SIZE);
+    s->discard_len += 16;
+    s->discard_n++;
+}
+
+/* QEMU's postcopy_start: postcopy-active (before the stop), stop, the optional
+ * pre-switchover pause, the last sync and the discard lists, the postcopy rate, the package
+ * (LISTEN, devices, RUN); the destination runs the guest from there.  The source's guest
+ * never runs again (vm_was_running stays false). */
+static void postcopy_start(MigSource *s)
+{
+    MigEngine *e = s->e;
+    MigStatus cur = MIG_ACTIVE;
+    uint8_t be[8];
+
+    if (!mig_cap(e, MIG_CAP_PAUSE_BEFORE_SWITCHOVER) &&
+        mig_out_set_state(e, MIG_ACTIVE, MIG_POSTCOPY_ACTIVE))
+        cur = MIG_POSTCOPY_ACTIVE;
+    s->downtime_start = now_ms(e);
+    gchar *saved_rs = g_strdup(runstate_name(runstate_get(e)));
+    runstate_vm_stop(e, RS_FINISH_MIGRATE);
+    if (!maybe_pause(s, &cur, MIG_POSTCOPY_ACTIVE) || mig_out_state(e) != MIG_POSTCOPY_ACTIVE) {
+        g_free(saved_rs);
+        return; /* cancelled */
+    }
+    s->discard_block = -1;
+    mig_ram_postcopy_start(s->ram, discard_range, s);
+    discard_flush(s);
+    uint64_t bw = mig_params_num(&e->params, MP_MAX_POSTCOPY_BANDWIDTH);
+    mig_file_set_rate_limit(s->f, bw / XFER_LIMIT_RATIO);
+    mb_st_be64(be, bw);
+    mig_save_command(s->f, MIG_CMD_MB_POSTCOPY_RATE, 8, be);
+    mig_save_package(e, s->f, saved_rs);
+    g_free(saved_rs);
+    if (e->guest->virtual_time && e->cfg.link_latency_ns)
+        wait_until(s, mb_guest_now(e->guest) + e->cfg.link_latency_ns);
+    s->pc_downtime = now_ms(e) - s->downtime_start;
+    update_iteration_initial_status(s);
+    publish(s);
+    if (mig_file_error(s->f)) {
+        /* The package did not go out whole: the guest is nowhere (QEMU: failed). */
+        if (e->v5)
+            mig_out_set_error(e, mig_file_error(s->f));
+        mig_out_set_state(e, MIG_POSTCOPY_ACTIVE, MIG_FAILED);
+    }
+}
+
 /* QEMU's migration_detect_error. */
 static bool detect_error(MigSource *s)
 {
@@ -373,6 +582,10 @@ static bool detect_error(MigSource *s)
     const GError *fe = mig_file_error(s->f);
     if (!fe)
         return false;
+    if (state == MIG_POSTCOPY_ACTIVE) {
+        postcopy_pause(s);
+        return true;
+    }
     if (e->v5)
         mig_out_set_error(e, fe);
     mig_out_set_state(e, state, MIG_FAILED);
@@ -382,9 +595,18 @@ static bool detect_error(MigSource *s)
 /* QEMU's migration_iteration_run: false to leave the loop. */
 static bool iteration_run(MigSource *s)
 {
-    uint64_t pending = mig_ram_pending(s->ram, s->threshold_size);
+    MigEngine *e = s->e;
+    bool in_postcopy = mig_out_state(e) == MIG_POSTCOPY_ACTIVE;
+    /* Never a sync in postcopy: the guest is stopped here. */
+    uint64_t pending = mig_ram_pending(s->ram, in_postcopy ? 0 : s->threshold_size);
 
     if (pending && pending >= s->threshold_size) {
+        /* RAM is all postcopiable, so precopy-only pending is 0: the switch happens at the
+         * first iteration after migrate-start-postcopy. */
+        if (!in_postcopy && s->pcq && mig_out_postcopy_requested(e)) {
+            postcopy_start(s);
+            return true;
+        }
         mig_save_section_short(s->f, MIG_SEC_PART, MIG_SECTION_RAM);
         mig_ram_save_iterate(s->ram);
         mig_save_footer(s->f, MIG_SECTION_RAM);
@@ -400,7 +622,9 @@ static void calculate_complete(MigSource *s)
     int64_t end = now_ms(e);
     uint64_t bytes = total_bytes(s);
 
-    mig_out_publish_complete(e, end, s->downtime_start, bytes);
+    /* Postcopy's downtime ended when the package was out (QEMU sets it in postcopy_start). */
+    mig_out_publish_complete(e, end, s->pc_downtime >= 0 ? end - s->pc_downtime : s->downtime_start,
+                             bytes);
 }
 
 /* QEMU's migration_iteration_finish. */
@@ -493,6 +717,17 @@ static void setup(MigSource *s)
         mig_save_command(s->f, MIG_CMD_OPEN_RETURN_PATH, 0, NULL);
         mig_save_command(s->f, MIG_CMD_PING, 4, one);
     }
+    if (mig_cap(e, MIG_CAP_POSTCOPY_RAM)) {
+        /* POSTCOPY_ADVISE: the OR of the blocks' page sizes, the target page size. */
+        uint8_t adv[16];
+        uint64_t sizes = 0;
+        for (unsigned b = 0; b < e->guest->nblocks; b++)
+            sizes |= e->guest->blocks[b].host_page_size;
+        mb_st_be64(adv, sizes);
+        mb_st_be64(adv + 8, MB_TARGET_PAGE_SIZE);
+        mig_save_command(s->f, MIG_CMD_POSTCOPY_ADVISE, 16, adv);
+        s->pcq = mig_pc_queue_new();
+    }
     MigRamConfig rc = { .guest = e->guest,
                         .file = s->f,
                         .counters = mig_out_live(e),
@@ -536,8 +771,14 @@ static gpointer source_thread(gpointer opaque)
         goto cleanup;
     }
     setup(s);
-    while (mig_out_state(e) == MIG_ACTIVE) {
-        if (!mig_file_rate_limited(s->f) && !iteration_run(s))
+    while (mig_out_state(e) == MIG_ACTIVE || mig_out_state(e) == MIG_POSTCOPY_ACTIVE) {
+        /* A page the destination waits for goes out even when the window is used up. */
+        bool urgent = false;
+        if (s->pcq && mig_out_state(e) == MIG_POSTCOPY_ACTIVE && mig_file_rate_limited(s->f)) {
+            mig_file_flush(s->f);
+            urgent = mig_pc_queue_urgent(s->pcq, mig_ram_postcopy_records(s->ram), pc_stop, s);
+        }
+        if ((urgent || !mig_file_rate_limited(s->f)) && !iteration_run(s))
             break;
         if (detect_error(s))
             break;
@@ -559,6 +800,7 @@ cleanup:
         mig_multifd_send_free(s->multifd);
     }
     mig_file_close(s->f);
+    mig_pc_queue_free(s->pcq);
     /* QEMU does both in one main-loop step, so a client never sees 'cancelled' with the
      * blk/inc options still on: undo them first. */
     if (mig_out_take_block_options(e))
@@ -574,6 +816,8 @@ bool mig_source_start(MigEngine *e, GError **err)
     MigSource *s = g_new0(MigSource, 1);
 
     s->e = e;
+    s->pc_downtime = -1;
+    s->rp_last_block = -1;
     mig_source_join(e);
     e->source_thread = g_thread_try_new("migration", source_thread, s, err);
     if (!e->source_thread) {

@@ -36,6 +36,10 @@ enum {
     MIG_CMD_RECV_BITMAP = 10,
     MIG_CMD_MAX
 };
+/* migbench's own command, inside the postcopy package (docs/stream-format.md): be64 bytes/s
+ * of the source's postcopy rate (0 = the link's), for a sim destination's link model.  Far
+ * from QEMU's numbers so that it can never be taken for one of theirs. */
+#define MIG_CMD_MB_POSTCOPY_RATE 0x4d42
 
 enum {
     MIG_RP_SHUT = 1,
@@ -46,6 +50,13 @@ enum {
     MIG_RP_RESUME_ACK = 6,
     MIG_RP_MAX
 };
+/* migbench's own return-path messages (docs/stream-format.md): the order of the postcopy
+ * page records that a sim destination's link model settled, so that the source sends
+ * exactly that order and every figure stays deterministic.
+ *   MB_SEND    be64 record, be32 block, be64 page: record number `record` is that page.
+ *   MB_HORIZON be64 records: the order of every record below that number is settled. */
+#define MIG_RP_MB_SEND    0x4d53
+#define MIG_RP_MB_HORIZON 0x4d48
 
 /* RAM record flags, in the low bits of the be64 offset. */
 #define RAM_SAVE_FLAG_FULL          0x01

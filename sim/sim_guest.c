@@ -196,6 +196,44 @@ static bool sim_page_store(MbGuest *gg, unsigned block, uint64_t page, const uin
     return true;
 }
 
+typedef struct {
+    MbGuestWriteHook before;
+    void *opaque;
+    int64_t vt0, tt0; /* the clock when the step began: an epoch's guest time follows */
+} RunWrites;
+
+static void run_writes_hook(void *opaque, int64_t epoch_tt, const TraceEvent *ev)
+{
+    RunWrites *rw = opaque;
+    MbGuestWrite w = { .vcpu = ev->vcpu,
+                       .block = ev->block,
+                       .page = ev->page,
+                       .t_ns = rw->vt0 + MAX(epoch_tt - rw->tt0, 0) };
+    rw->before(rw->opaque, &w);
+}
+
+/* Postcopy on the destination: time passes as in wait_until, then the writes due are
+ * replayed one by one with the hook ahead of each (docs/sim.md, "postcopy").  An incoming
+ * guest is not throttled, so an epoch's guest time is the step's start plus its trace time
+ * since then.  The hook runs under replay_lock: nothing else replays meanwhile. */
+static void sim_run_writes(MbGuest *gg, int64_t t, MbGuestWriteHook before, void *opaque)
+{
+    SimGuest *g = SG(gg);
+    RunWrites rw = { .before = before, .opaque = opaque };
+
+    g_mutex_lock(&g->replay_lock);
+    sim_guest_catch_up(g);
+    g_mutex_lock(&g->clock_lock);
+    rw.vt0 = g->vt;
+    rw.tt0 = g->tt;
+    g_mutex_unlock(&g->clock_lock);
+    sim_wait_until(gg, t);
+    int64_t tt = trace_time(g);
+    sim_replay_advance_hooked(&g->rep, tt, run_writes_hook, &rw);
+    g->rep.tt = tt;
+    g_mutex_unlock(&g->replay_lock);
+}
+
 static GBytes *sim_save_state(MbGuest *gg)
 {
     return sim_state_save(SG(gg));
@@ -387,6 +425,7 @@ static const MbGuestOps sim_ops = {
     .page_read = sim_page_read,
     .page_host = sim_page_host,
     .page_store = sim_page_store,
+    .run_writes = sim_run_writes,
     .save_state = sim_save_state,
     .load_state = sim_load_state,
     .verify = sim_verify,
@@ -437,6 +476,7 @@ MbGuest *sim_guest_new(const char *spec, bool incoming, GError **err)
     g->identity = trace_header_digest(&g->rep.hdr);
     const TraceHeader *h = &g->rep.hdr;
     g->base.nblocks = h->nblocks;
+    g->base.nvcpus = h->nvcpus;
     g->base.blocks = g_new0(MbRamBlock, h->nblocks);
     uint64_t gpa = 0;
     for (unsigned i = 0; i < h->nblocks; i++) {

@@ -89,6 +89,9 @@ bool sim_replay_init(SimReplay *r, TraceSource *src, const SimSpec *spec, bool i
 void sim_replay_free(SimReplay *r);
 /* Applies every epoch with time <= tt (trace time); errors become r->error. */
 void sim_replay_advance(SimReplay *r, int64_t tt);
+/* Like sim_replay_advance, calling `hook` before each write (trace time of its epoch). */
+typedef void (*SimWriteHook)(void *opaque, int64_t epoch_tt, const TraceEvent *ev);
+void sim_replay_advance_hooked(SimReplay *r, int64_t tt, SimWriteHook hook, void *opaque);
 /* True when sim_replay_advance(tt) would apply something. */
 bool sim_replay_due(const SimReplay *r, int64_t tt);
 /* Rebuilds metadata from scratch up to a cursor (load_state). */

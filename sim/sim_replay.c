@@ -252,15 +252,17 @@ static void apply(SimReplay *r, const TraceEpoch *ep, bool record)
                 b->dirty[p >> 6] |= 1ULL << (p & 63);
                 b->summary[p >> 12] |= 1ULL << ((p >> 6) & 63);
             }
+            /* The written bits are ORed atomically: in postcopy the incoming thread stores
+             * other pages of the same bitmap word while the guest runs. */
             if (r->mem_mode) { /* the guest writes its memory */
                 sim_content_page(r->content, ev[i].block, p, SIM_META_VERSION(m), (int)cls,
                                  b->mem + p * SIM_PAGE_SIZE);
-                b->written[p >> 6] |= 1ULL << (p & 63);
+                __atomic_fetch_or(&b->written[p >> 6], 1ULL << (p & 63), __ATOMIC_RELAXED);
             } else if (r->model_mode) {
                 sim_content_page(r->content, ev[i].block, p, SIM_META_VERSION(m), (int)cls,
                                  r->scratch);
                 b->digest[p] = sim_page_digest(r->scratch);
-                b->written[p >> 6] |= 1ULL << (p & 63);
+                __atomic_fetch_or(&b->written[p >> 6], 1ULL << (p & 63), __ATOMIC_RELAXED);
             }
         }
     }
@@ -323,6 +325,23 @@ void sim_replay_advance(SimReplay *r, int64_t tt)
 {
     while (fetch(r) && r->pending.t_ns + r->loop_offset <= tt) {
         apply(r, &r->pending, true);
+        r->have_pending = false;
+    }
+}
+
+void sim_replay_advance_hooked(SimReplay *r, int64_t tt, SimWriteHook hook, void *opaque)
+{
+    while (fetch(r) && r->pending.t_ns + r->loop_offset <= tt) {
+        /* One event at a time, the hook first: the epoch is applied as single-event epochs
+         * (the cursor moves once, after the whole epoch). */
+        const TraceEpoch *ep = &r->pending;
+        for (size_t i = 0; i < ep->n; i++) {
+            hook(opaque, ep->t_ns + r->loop_offset, &ep->ev[i]);
+            TraceEpoch one = { .t_ns = ep->t_ns, .n = 1, .ev = &ep->ev[i] };
+            apply(r, &one, true);
+            r->epoch_pos--;
+        }
+        r->epoch_pos++;
         r->have_pending = false;
     }
 }

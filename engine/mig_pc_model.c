@@ -1,0 +1,192 @@
+/* mig_pc_model: the postcopy link model (see mig_pc_model.h). */
+#include "mig_pc_model.h"
+
+#include <glib.h>
+#include <string.h>
+
+typedef struct {
+    uint64_t idx;      /* index in pages[] */
+    int64_t at_source; /* when the request reaches the source */
+    uint64_t seq;      /* request order, for ties */
+} Req;
+
+static gint cmp_req(gconstpointer a, gconstpointer b, gpointer unused)
+{
+    const Req *x = a, *y = b;
+    if (x->at_source != y->at_source)
+        return x->at_source < y->at_source ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+struct MigPcModel {
+    MigPcModelConfig cfg;
+    uint64_t *pages;
+    int64_t *arrival;   /* per index: arrival at the destination, -1 = not sent yet */
+    uint8_t *requested; /* per index */
+    uint64_t next_bg;   /* background cursor (index) */
+    uint64_t sent;      /* records sent */
+    int64_t link_free;  /* when the link can start the next record */
+    int64_t last_arrival;
+    uint64_t requests;
+    GQueue queue; /* Req*, in request order */
+};
+
+MigPcModel *mig_pc_model_new(const MigPcModelConfig *cfg)
+{
+    MigPcModel *m = g_new0(MigPcModel, 1);
+
+    m->cfg = *cfg;
+    m->pages = g_new(uint64_t, cfg->n ? cfg->n : 1);
+    if (cfg->n)
+        memcpy(m->pages, cfg->pages, cfg->n * sizeof(uint64_t));
+    m->cfg.pages = m->pages;
+    m->arrival = g_new(int64_t, cfg->n ? cfg->n : 1);
+    for (uint64_t i = 0; i < cfg->n; i++)
+        m->arrival[i] = -1;
+    m->requested = g_new0(uint8_t, cfg->n ? cfg->n : 1);
+    m->link_free = cfg->start_ns;
+    m->last_arrival = cfg->start_ns;
+    g_queue_init(&m->queue);
+    return m;
+}
+
+void mig_pc_model_free(MigPcModel *m)
+{
+    if (!m)
+        return;
+    g_queue_clear_full(&m->queue, g_free);
+    g_free(m->pages);
+    g_free(m->arrival);
+    g_free(m->requested);
+    g_free(m);
+}
+
+/* Index of `page` in the list, or -1. */
+static int64_t find(const MigPcModel *m, uint64_t page)
+{
+    uint64_t lo = 0, hi = m->cfg.n;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (m->pages[mid] < page)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < m->cfg.n && m->pages[lo] == page ? (int64_t)lo : -1;
+}
+
+bool mig_pc_model_missing(const MigPcModel *m, uint64_t page)
+{
+    return find(m, page) >= 0;
+}
+
+static int64_t record_ns(const MigPcModel *m)
+{
+    if (!m->cfg.bandwidth)
+        return 0;
+    return (int64_t)(((unsigned __int128)m->cfg.record_bytes * 1000000000u) / m->cfg.bandwidth);
+}
+
+static void send(MigPcModel *m, uint64_t idx, bool requested)
+{
+    if (requested && m->cfg.on_request_sent)
+        m->cfg.on_request_sent(m->cfg.opaque, m->sent, m->pages[idx]);
+    m->link_free += record_ns(m);
+    m->arrival[idx] = m->link_free + m->cfg.latency_ns;
+    if (m->arrival[idx] > m->last_arrival)
+        m->last_arrival = m->arrival[idx];
+    m->sent++;
+}
+
+/* Sends one record (a request that has reached the source first, else the next page of the
+ * background pass).  False when nothing is left to send or nothing can start before t. */
+static bool step(MigPcModel *m, int64_t t)
+{
+    while (!g_queue_is_empty(&m->queue)) {
+        Req *r = g_queue_peek_head(&m->queue);
+        if (m->arrival[r->idx] >= 0) { /* sent by the background pass meanwhile */
+            g_free(g_queue_pop_head(&m->queue));
+            continue;
+        }
+        if (r->at_source <= m->link_free) {
+            if (m->link_free >= t)
+                return false;
+            g_queue_pop_head(&m->queue);
+            send(m, r->idx, true);
+            g_free(r);
+            return true;
+        }
+        break;
+    }
+    while (m->next_bg < m->cfg.n && m->arrival[m->next_bg] >= 0)
+        m->next_bg++;
+    if (m->next_bg < m->cfg.n) {
+        if (m->link_free >= t)
+            return false;
+        send(m, m->next_bg++, false);
+        return true;
+    }
+    if (g_queue_is_empty(&m->queue))
+        return false;
+    /* Only requests still on their way: the link idles until the first one arrives. */
+    Req *r = g_queue_peek_head(&m->queue);
+    if (r->at_source >= t)
+        return false;
+    m->link_free = MAX(m->link_free, r->at_source);
+    return true;
+}
+
+void mig_pc_model_advance(MigPcModel *m, int64_t t)
+{
+    while (step(m, t)) {
+    }
+}
+
+int64_t mig_pc_model_touch(MigPcModel *m, uint64_t page, int64_t t, bool *requested)
+{
+    int64_t idx = find(m, page);
+
+    *requested = false;
+    if (idx < 0)
+        return t;
+    /* Records that start before the request could reach the source are not affected by it
+     * (nor by any later request). */
+    mig_pc_model_advance(m, t + m->cfg.latency_ns);
+    if (m->arrival[idx] >= 0)
+        return MAX(t, m->arrival[idx]);
+    if (!m->requested[idx]) {
+        m->requested[idx] = 1;
+        m->requests++;
+        *requested = true;
+        Req *r = g_new(Req, 1);
+        r->idx = (uint64_t)idx;
+        r->at_source = t + m->cfg.latency_ns;
+        r->seq = m->requests;
+        g_queue_insert_sorted(&m->queue, r, cmp_req, NULL);
+    }
+    while (m->arrival[idx] < 0 && step(m, INT64_MAX)) {
+    }
+    return MAX(t, m->arrival[idx]);
+}
+
+bool mig_pc_model_done_by(MigPcModel *m, int64_t t)
+{
+    mig_pc_model_advance(m, t);
+    return m->sent == m->cfg.n && m->last_arrival <= t;
+}
+
+int64_t mig_pc_model_end(MigPcModel *m)
+{
+    mig_pc_model_advance(m, INT64_MAX);
+    return m->last_arrival;
+}
+
+uint64_t mig_pc_model_sent(const MigPcModel *m)
+{
+    return m->sent;
+}
+
+uint64_t mig_pc_model_requests(const MigPcModel *m)
+{
+    return m->requests;
+}
