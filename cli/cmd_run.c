@@ -36,6 +36,8 @@ typedef struct {
     gchar *timeout; /* texts of the numeric options, parsed into the fields below */
     gchar *max_passes_text;
     gchar *max_time;
+    gchar *postcopy_after;              /* PASSES or DURATION */
+    int64_t postcopy_pass, postcopy_ms; /* parsed: one of them > 0 */
     int64_t timeout_ns;
     int64_t max_passes;
     int64_t max_time_ns;
@@ -48,9 +50,10 @@ typedef struct {
 
 static void options_clear(RunOptions *o)
 {
-    gchar **strs[] = { &o->guest,        &o->schema,   &o->transport, &o->json_path,
-                       &o->check_path,   &o->scenario, &o->pace,      &o->link_bandwidth,
-                       &o->link_latency, &o->timeout,  &o->max_time,  &o->max_passes_text };
+    gchar **strs[] = { &o->guest,         &o->schema,   &o->transport, &o->json_path,
+                       &o->check_path,    &o->scenario, &o->pace,      &o->link_bandwidth,
+                       &o->link_latency,  &o->timeout,  &o->max_time,  &o->max_passes_text,
+                       &o->postcopy_after };
 
     for (size_t i = 0; i < G_N_ELEMENTS(strs); i++)
         g_free(*strs[i]);
@@ -103,6 +106,10 @@ static int parse_options(int argc, char **argv, RunOptions *o)
           "N" },
         { "max-time", 0, 0, G_OPTION_ARG_STRING, &o->max_time,
           "... or after this much guest time (default 300s; 0 = none)", "DUR" },
+        { "postcopy-after", 0, 0, G_OPTION_ARG_STRING, &o->postcopy_after,
+          "switch to postcopy after N passes (a number) or this much guest time (a duration); "
+          "turns postcopy-ram on on both sides",
+          "N|DUR" },
         { "timeout", 0, 0, G_OPTION_ARG_STRING, &o->timeout,
           "give up (cancel) after this much wall time (default 10min)", "DUR" },
         { "json", 0, 0, G_OPTION_ARG_FILENAME, &o->json_path,
@@ -146,6 +153,25 @@ static int parse_options(int argc, char **argv, RunOptions *o)
     if (o->max_passes_text &&
         (!mb_parse_i64(o->max_passes_text, &o->max_passes) || o->max_passes < 0))
         return cli_options_usage_error("run", "--max-passes needs a number >= 0");
+    if (o->postcopy_after) {
+        int64_t n, ns;
+        if (mb_parse_i64(o->postcopy_after, &n) && n >= 1)
+            o->postcopy_pass = n;
+        else if (mb_parse_duration(o->postcopy_after, &ns, NULL) && ns > 0)
+            o->postcopy_ms = MAX(ns / 1000000, 1);
+        else
+            return cli_options_usage_error(
+                "run", "--postcopy-after needs a number of passes >= 1 or a duration");
+        bool have = false;
+        for (gchar **c = o->caps; c && *c; c++)
+            have |= g_str_has_prefix(*c, "postcopy-ram");
+        if (!have) {
+            guint n_caps = o->caps ? g_strv_length(o->caps) : 0;
+            o->caps = g_renew(gchar *, o->caps, n_caps + 2);
+            o->caps[n_caps] = g_strdup("postcopy-ram=on");
+            o->caps[n_caps + 1] = NULL;
+        }
+    }
     if (strcmp(o->transport, "unix") && strcmp(o->transport, "tcp") && strcmp(o->transport, "exec"))
         return cli_options_usage_error("run", "--transport must be unix, tcp or exec");
     return CLI_OPTIONS_CONTINUE;
@@ -172,6 +198,17 @@ static gchar *build_scenario(const RunOptions *o, const char *dir, GError **err)
         for (size_t i = 0; i < json_object_array_length(list); i++)
             json_object_array_add(actions, json_object_get(json_object_array_get_idx(list, i)));
         json_object_put(user);
+    }
+    if (o->postcopy_pass || o->postcopy_ms) {
+        /* The switch is a scenario action too: at an exact pass or guest time. */
+        json_object *a = json_object_new_object(), *at = json_object_new_object();
+        if (o->postcopy_pass)
+            json_object_object_add(at, "pass", json_object_new_int64(o->postcopy_pass));
+        else
+            json_object_object_add(at, "time", json_object_new_int64(o->postcopy_ms));
+        json_object_object_add(a, "at", at);
+        json_object_object_add(a, "execute", json_object_new_string("migrate-start-postcopy"));
+        json_object_array_add(actions, a);
     }
     if (o->max_passes > 0) {
         json_object *a = json_object_new_object(), *at = json_object_new_object();
@@ -517,6 +554,8 @@ static json_object *settings_json(const RunOptions *o)
         json_object_object_add(s, "link-latency", json_object_new_string(o->link_latency));
     if (o->scenario)
         json_object_object_add(s, "scenario", json_object_new_string(o->scenario));
+    if (o->postcopy_after)
+        json_object_object_add(s, "postcopy-after", json_object_new_string(o->postcopy_after));
     json_object_object_add(s, "max-passes", json_object_new_int64(o->max_passes));
     json_object_object_add(s, "max-time-ms", json_object_new_int64(o->max_time_ns / 1000000));
     return s;

@@ -59,6 +59,7 @@ json_object *run_report_build(json_object *settings, json_object *src, json_obje
         copy(d, dst, "verified", "verified");
         copy(d, dst, "error-desc", "error-desc");
         copy(d, dst, "announce", "announce");
+        copy(d, dst, "postcopy", "postcopy");
         copy(d, dst, "guest-info", "guest-info");
     } else {
         json_object_object_add(d, "status", json_object_new_string("not completed"));
@@ -175,6 +176,21 @@ void run_report_print(FILE *out, json_object *report)
                 num(cm, "pages"), mb_fmt_bytes(a, sizeof(a), (double)num(cm, "compressed-size")),
                 num(cm, "busy"), json_object_get_double(get(cm, "compression-rate")));
     json_object *d = get(r, "destination");
+    json_object *pc = get(d, "postcopy");
+    if (pc) {
+        json_object *lat = get(pc, "latency-us"), *v = get(pc, "vcpu-blocktime-ms");
+        fprintf(out, "  postcopy        %s of %" PRId64 " missing pages, %" PRId64 " requests\n",
+                mb_fmt_duration(a, sizeof(a), (num(pc, "end-ms") - num(pc, "start-ms")) * 1000000),
+                num(pc, "missing-pages"), num(pc, "requests"));
+        fprintf(out, "  blocktime       %" PRId64 " ms all vCPUs, per vCPU %s ms\n",
+                num(pc, "blocktime-ms"), v ? json_object_to_json_string(v) : "[]");
+        if (lat && num(pc, "requests"))
+            fprintf(out,
+                    "  request latency p50 %" PRId64 " us, p99 %" PRId64 " us, max %" PRId64
+                    " us; log2-us histogram %s\n",
+                    num(lat, "p50"), num(lat, "p99"), num(lat, "max"),
+                    json_object_to_json_string(get(lat, "histogram-log2")));
+    }
     fprintf(out, "  destination     %s, %s%s%s\n", json_object_get_string(get(d, "status")),
             json_object_get_boolean(get(d, "verified")) ? "every page verified" : "NOT verified",
             get(d, "error-desc") ? ": " : "",

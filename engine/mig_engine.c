@@ -73,7 +73,7 @@ void mig_engine_free(MigEngine *e)
 {
     if (!e)
         return;
-    mig_out_cancel(e);
+    mig_out_close(e);
     /* A pre-switchover pause waits for migrate-continue; cancel posted it already. */
     mig_source_join(e);
     mig_dest_stop(e);

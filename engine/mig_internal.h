@@ -95,6 +95,7 @@ typedef struct MigOutgoing {
     bool must_remove_block_options;
     MigSem pause_sem;
     atomic_bool start_postcopy;
+    atomic_bool closing;            /* the vm is shutting down: nothing waits for a recovery */
     _Atomic uint64_t xbzrle_resize; /* new cache size for the running migration, or 0 */
     MigCounters live;
     struct MigMultifdSend *multifd; /* cancel shuts its channels down */

@@ -354,6 +354,17 @@ bool mig_out_postcopy_requested(MigEngine *e)
     return atomic_load(&e->out.start_postcopy);
 }
 
+void mig_out_close(MigEngine *e)
+{
+    atomic_store(&e->out.closing, true);
+    mig_out_cancel(e);
+}
+
+bool mig_out_closing(MigEngine *e)
+{
+    return atomic_load(&e->out.closing);
+}
+
 void mig_out_pause(MigEngine *e)
 {
     g_mutex_lock(&e->out.lock);

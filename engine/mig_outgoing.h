@@ -125,6 +125,9 @@ bool mig_out_continue(MigEngine *e, const char *expected, GError **err);
 bool mig_out_request_postcopy(MigEngine *e, GError **err);
 /* Whether migrate-start-postcopy was issued for this migration. */
 bool mig_out_postcopy_requested(MigEngine *e);
+/* The vm is shutting down: cancels, and ends waits for a postcopy recovery. */
+void mig_out_close(MigEngine *e);
+bool mig_out_closing(MigEngine *e);
 /* migrate-pause on the source: shuts the stream down (the thread then pauses). */
 void mig_out_pause(MigEngine *e);
 /* Parameters changed (changed[id] set by mig_params_set): applies what takes effect at once

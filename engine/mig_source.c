@@ -492,8 +492,17 @@ static void postcopy_pause(MigSource *s)
     g_printerr("migbench: postcopy stream broke: %s\n", mig_file_error(s->f)->message);
     mig_out_set_state(e, MIG_POSTCOPY_ACTIVE, MIG_POSTCOPY_PAUSED);
     publish(s);
-    while (mig_out_state(e) == MIG_POSTCOPY_PAUSED)
-        mig_out_wall_wait(e, mb_monotonic_ns() + 1000000000LL);
+    /* QEMU 5.0's paused thread waits for a recovery, also once cancelled: it stays in
+     * cancelling until the vm ends. */
+    for (;;) {
+        MigStatus st = mig_out_state(e);
+        if (mig_out_closing(e) || (st != MIG_POSTCOPY_PAUSED && st != MIG_CANCELLING))
+            break;
+        if (st == MIG_CANCELLING)
+            g_usleep(50000); /* (the wall wait returns at once once cancelling) */
+        else
+            mig_out_wall_wait(e, mb_monotonic_ns() + 100000000LL);
+    }
 }
 
 /* One POSTCOPY_RAM_DISCARD command: u8 version 0, counted name, 0, be64 start/length pairs,
@@ -580,6 +589,12 @@ static bool detect_error(MigSource *s)
     if (state == MIG_CANCELLING || state == MIG_CANCELLED)
         return true;
     const GError *fe = mig_file_error(s->f);
+    /* migrate-pause shut the stream down: a stream that is rate-limited for good writes
+     * nothing more, so the error is latched here (QEMU sees -EIO at its next write). */
+    if (!fe && state == MIG_POSTCOPY_ACTIVE && atomic_load(&s->f->shutdown_requested)) {
+        mig_file_set_error(s->f, "Channel shut down (migrate-pause)");
+        fe = mig_file_error(s->f);
+    }
     if (!fe)
         return false;
     if (state == MIG_POSTCOPY_ACTIVE) {

@@ -41,14 +41,18 @@ DEST_EDGES = {
 
 # The feature an edge needs; edges without an entry need only precopy.
 _FEATURE_STATES = {"postcopy-active": "postcopy", "postcopy-paused": "postcopy",
-                   "postcopy-recover": "postcopy", "colo": "colo",
+                   "postcopy-recover": "postcopy-recovery", "colo": "colo",
                    "wait-unplug": "failover"}
 
 
 def edge_feature(edge):
     """The feature an edge (side, from, to) needs, or None."""
     _, a, b = edge
-    return _FEATURE_STATES.get(b) or _FEATURE_STATES.get(a)
+    fa, fb = _FEATURE_STATES.get(a), _FEATURE_STATES.get(b)
+    # postcopy-recover needs recovery on top of postcopy, whichever end it is.
+    if "postcopy-recovery" in (fa, fb):
+        return "postcopy-recovery"
+    return fb or fa
 
 
 def rules_version(schema_version):

@@ -248,9 +248,22 @@ class Target:
 
 
 # Features migbench lacks, from lib/features.py (one place to update when one lands).
-def _migbench_missing():
-    from .features import MIGBENCH_NOT_BUILT, not_built_reason
-    return {f: not_built_reason(f) for f in MIGBENCH_NOT_BUILT}
+def _migbench_missing(kvm=False):
+    from .features import MIGBENCH_KVM_NOT_BUILT, MIGBENCH_NOT_BUILT, not_built_reason
+    missing = {f: not_built_reason(f) for f in MIGBENCH_NOT_BUILT}
+    if kvm:
+        missing.update({f: not_built_reason(f) + " on the KVM guest" for f in MIGBENCH_KVM_NOT_BUILT})
+    return missing
+
+
+# Transitions migbench has but no QMP command can make happen.
+_MIGBENCH_UNTRIGGERABLE = {
+    "source:postcopy-active>failed": "needs the postcopy package itself to fail to go out; "
+                                     "the stream breaks only by migrate-pause or cancel, which "
+                                     "pause or cancel instead",
+    "destination:postcopy-active>failed": "needs a load or verification error after RUN; a "
+                                          "migbench source never sends a bad postcopy stream",
+}
 
 
 def migbench_target(binary, schema="5.0", kvm=False, guest=None):
@@ -263,7 +276,7 @@ def migbench_target(binary, schema="5.0", kvm=False, guest=None):
         vm_argv=[binary, "vm", "--qmp", "unix:{qmp}", "--schema", schema, "--guest", "{guest}"],
         incoming=["--incoming", "{uri}"], paused=["-S"], uuid=["--uuid", "{uuid}"],
         guest=guest, exits_on_incoming_failure=False, is_migbench=True, kvm=kvm,
-        missing=_migbench_missing(),
+        missing=_migbench_missing(kvm), untriggerable=_MIGBENCH_UNTRIGGERABLE,
         # Like QEMU, the source shows 'completed' before its final times are computed.
         quirks={"completed-before-times"},
         # The KVM guest rewrites all of its RAM continuously (workload=marker): it converges

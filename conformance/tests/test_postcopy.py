@@ -1,9 +1,9 @@
 """Postcopy: the switch to postcopy, its completion, and postcopy recovery (QEMU's
 /migration/postcopy/unix and /migration/postcopy/recovery recipes).
 
-migbench has not built postcopy yet (lib/features.py): these tests are skipped there with
-that reason and run against real QEMU, where they take the postcopy transitions of the
-state machine."""
+migbench runs postcopy on its sim guest; postcopy recovery is not built yet
+(lib/features.py), so the recovery test is skipped there with that reason and runs against
+real QEMU.  The KVM guest cannot be a postcopy destination yet."""
 import pytest
 
 from lib.expect import expect_error, expect_ok, set_caps, wait_status
@@ -16,9 +16,12 @@ pytestmark = pytest.mark.feature("postcopy")
 PRECOPY = {"downtime-limit": 1, "max-bandwidth": 100 << 20}
 
 
-def start_postcopy(vms, src_params=None, caps=None, dst_caps=None):
+def start_postcopy(vms, src_params=None, caps=None, dst_caps=None, paced=False):
+    """`paced`: the test acts while postcopy runs; a sim source then runs at wall-clock pace
+    (--pace 1), as a real guest would, or its postcopy phase ends before the test acts."""
+    src_kw = {"extra": ["--pace", "1"]} if paced and vms.target.is_migbench else None
     src, dst, uri = prepare_pair(vms, caps=dict(postcopy_ram=True, **(caps or {})),
-                                 params=dict(PRECOPY, **(src_params or {})))
+                                 params=dict(PRECOPY, **(src_params or {})), src_kw=src_kw)
     if dst_caps:
         set_caps(dst.qmp, **dst_caps)
     expect_ok(src.qmp.cmd("migrate", {"uri": uri}))
@@ -78,13 +81,14 @@ def test_postcopy_after_pause_before_switchover(vms):
     assert st[-3:] == ["pre-switchover", "postcopy-active", "completed"]
 
 
+@pytest.mark.feature("postcopy-recovery")
 @pytest.mark.covers("command:migrate-pause", "command:migrate-recover", "arg:migrate-recover.uri",
                     "arg:migrate.resume", "status:postcopy-paused", "status:postcopy-recover",
                     "param:max-postcopy-bandwidth")
 def test_postcopy_recovery(vms, target):
     """migrate-pause breaks the stream; both sides wait in postcopy-paused; migrate-recover
     on the destination and migrate resume=true on the source bring them back."""
-    src, dst = start_postcopy(vms, src_params={"max-postcopy-bandwidth": 4096})
+    src, dst = start_postcopy(vms, src_params={"max-postcopy-bandwidth": 4096}, paced=True)
     switch_to_postcopy(src, dst)
     expect_ok(src.qmp.cmd("migrate-pause"))
     assert wait_status(dst.qmp, ("postcopy-paused", "failed")) == "postcopy-paused"
@@ -114,7 +118,7 @@ def test_cancel_in_postcopy(vms):
     """Cancel is allowed in postcopy (the guest then lives nowhere whole): the source goes
     postcopy-active -> cancelling -> cancelled; the destination, whose stream broke while
     running, pauses."""
-    src, dst = start_postcopy(vms, src_params={"max-postcopy-bandwidth": 4096})
+    src, dst = start_postcopy(vms, src_params={"max-postcopy-bandwidth": 4096}, paced=True)
     switch_to_postcopy(src, dst)
     expect_ok(src.qmp.cmd("migrate_cancel"))
     assert wait_status(src.qmp, ("cancelled", "failed", "completed")) == "cancelled"
@@ -128,7 +132,7 @@ def test_cancel_in_postcopy(vms):
 def test_cancel_in_postcopy_paused(vms):
     """postcopy-paused -> cancelling.  (QEMU's paused migration thread waits for a
     recovery that never comes, so it stays in cancelling: the test ends it.)"""
-    src, dst = start_postcopy(vms, src_params={"max-postcopy-bandwidth": 4096})
+    src, dst = start_postcopy(vms, src_params={"max-postcopy-bandwidth": 4096}, paced=True)
     switch_to_postcopy(src, dst)
     expect_ok(src.qmp.cmd("migrate-pause"))
     assert wait_status(src.qmp, ("postcopy-paused", "failed")) == "postcopy-paused"
