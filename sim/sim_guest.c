@@ -221,8 +221,9 @@ static void sim_run_writes(MbGuest *gg, int64_t t, MbGuestWriteHook before, void
     SimGuest *g = SG(gg);
     RunWrites rw = { .before = before, .opaque = opaque };
 
+    /* No catch-up first: every write still due (time may have passed since the last
+     * step) goes through the hook. */
     g_mutex_lock(&g->replay_lock);
-    sim_guest_catch_up(g);
     g_mutex_lock(&g->clock_lock);
     rw.vt0 = g->vt;
     rw.tt0 = g->tt;
