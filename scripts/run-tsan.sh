@@ -44,6 +44,8 @@ selection=(
     "conformance/tests/test_feature_ram.py::test_xbzrle_cache_resize_during_migration"
     "conformance/tests/test_feature_ram.py::test_return_path_reports_destination_failure"
     "conformance/tests/test_migrate_control.py::test_cancel_active_then_migrate_again"
+    "conformance/tests/test_postcopy.py::test_postcopy_completes"
+    "conformance/tests/test_postcopy.py::test_cancel_in_postcopy"
 )
 echo "== tsan: migrations (sim)"
 junit="$build/tsan-junit.xml"

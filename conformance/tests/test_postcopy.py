@@ -16,12 +16,23 @@ pytestmark = pytest.mark.feature("postcopy")
 PRECOPY = {"downtime-limit": 1, "max-bandwidth": 100 << 20}
 
 
+# migbench: a sim guest that dirties faster than PRECOPY's link, so precopy can never
+# converge before the switch whenever the request arrives (the target's guest converges
+# in a few passes at 100 MiB/s, in milliseconds of wall time).
+NEVER_CONVERGES = "sim:uniform,size=64M,rate=512M,seed=1"
+
+
 def start_postcopy(vms, src_params=None, caps=None, dst_caps=None, paced=False):
     """`paced`: the test acts while postcopy runs; a sim source then runs at wall-clock pace
     (--pace 1), as a real guest would, or its postcopy phase ends before the test acts."""
-    src_kw = {"extra": ["--pace", "1"]} if paced and vms.target.is_migbench else None
+    src_kw = dst_kw = None
+    if vms.target.is_migbench:
+        src_kw, dst_kw = {"guest": NEVER_CONVERGES}, {"guest": NEVER_CONVERGES}
+        if paced:
+            src_kw["extra"] = ["--pace", "1"]
     src, dst, uri = prepare_pair(vms, caps=dict(postcopy_ram=True, **(caps or {})),
-                                 params=dict(PRECOPY, **(src_params or {})), src_kw=src_kw)
+                                 params=dict(PRECOPY, **(src_params or {})), src_kw=src_kw,
+                                 dst_kw=dst_kw)
     if dst_caps:
         set_caps(dst.qmp, **dst_caps)
     expect_ok(src.qmp.cmd("migrate", {"uri": uri}))
