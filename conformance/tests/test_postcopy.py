@@ -140,6 +140,7 @@ def test_cancel_in_postcopy(vms):
         vm.proc.kill()
 
 
+@pytest.mark.covers("command:migrate-pause", "status:postcopy-paused")
 def test_cancel_in_postcopy_paused(vms):
     """postcopy-paused -> cancelling.  (QEMU's paused migration thread waits for a
     recovery that never comes, so it stays in cancelling: the test ends it.)"""
