@@ -105,7 +105,8 @@ typedef struct MbGuestOps {
     bool (*load_state)(MbGuest *g, const uint8_t *data, size_t len, GError **err);
     /* Destination, after RAM and state were loaded and before the guest runs: checks every
      * page (and every disk page) against what the source had at switchover (sim: the content
-     * model; KVM: the marker pattern).  False with an error naming the first bad page and the count. */
+     * model; KVM: the marker pattern).  False with an error naming the first bad page and the
+     * count. */
     bool (*verify)(MbGuest *g, GError **err);
 
     /* ---- description ---- */

@@ -13,6 +13,7 @@
  * mig_outgoing.h. */
 #include "mig_source.h"
 #include "mb_util.h"
+#include "mig_block.h"
 #include "mig_multifd.h"
 #include "mig_outgoing.h"
 #include "mig_ram.h"
@@ -31,6 +32,7 @@ typedef struct MigSource {
     MigEngine *e;
     MigFile *f;
     MigRam *ram;
+    MigBlock *block;         /* when the block capability is on; owned */
     MigMultifdSend *multifd; /* when the multifd capability is on; owned */
     Chan *rp;                /* return path, read by rp_thread */
     GThread *rp_thread;
@@ -97,6 +99,8 @@ static void publish_with(MigSource *s, void (*announce)(void *), void *opaque)
         ram.dirty_pages = mig_ram_dirty_pages(s->ram);
         ram.total = mig_ram_total(s->ram);
     }
+    ram.disk_active =
+        mig_block_stats(s->block, &ram.disk_transferred, &ram.disk_remaining, &ram.disk_total);
     mig_out_publish(s->e, &ram, announce, opaque);
 }
 
@@ -329,6 +333,12 @@ static void completion(MigSource *s)
         ok = maybe_pause(s, &cur, MIG_DEVICE);
         if (ok) {
             mig_file_set_rate_limit(s->f, 0);
+            if (s->block) { /* handlers complete in registration order: block first */
+                mig_save_section_short(s->f, MIG_SEC_END, MIG_SECTION_BLOCK);
+                mig_block_save_complete(s->block);
+                mig_save_footer(s->f, MIG_SECTION_BLOCK);
+                publish(s); /* no disk figures from here on, as QEMU */
+            }
             mig_save_section_short(s->f, MIG_SEC_END, MIG_SECTION_RAM);
             mig_ram_save_complete(s->ram);
             mig_save_footer(s->f, MIG_SECTION_RAM);
@@ -379,15 +389,33 @@ static bool detect_error(MigSource *s)
     return true;
 }
 
+/* QEMU's qemu_savevm_state_iterate: each live handler in registration order (block, then
+ * RAM), none once the stream is rate limited. */
+static void savevm_iterate(MigSource *s)
+{
+    if (s->block) {
+        mig_save_section_short(s->f, MIG_SEC_PART, MIG_SECTION_BLOCK);
+        mig_block_save_iterate(s->block);
+        mig_save_footer(s->f, MIG_SECTION_BLOCK);
+        /* QEMU goes on to the next handler after one that wrote bytes (block always
+         * writes its EOS mark), unless the stream is rate limited. */
+        if (mig_file_rate_limited(s->f))
+            return;
+    }
+    mig_save_section_short(s->f, MIG_SEC_PART, MIG_SECTION_RAM);
+    mig_ram_save_iterate(s->ram);
+    mig_save_footer(s->f, MIG_SECTION_RAM);
+}
+
 /* QEMU's migration_iteration_run: false to leave the loop. */
 static bool iteration_run(MigSource *s)
 {
     uint64_t pending = mig_ram_pending(s->ram, s->threshold_size);
 
+    if (s->block)
+        pending += mig_block_pending(s->block, s->threshold_size);
     if (pending && pending >= s->threshold_size) {
-        mig_save_section_short(s->f, MIG_SEC_PART, MIG_SECTION_RAM);
-        mig_ram_save_iterate(s->ram);
-        mig_save_footer(s->f, MIG_SECTION_RAM);
+        savevm_iterate(s);
         return true;
     }
     completion(s);
@@ -511,6 +539,17 @@ static void setup(MigSource *s)
         mig_file_set_error(s->f, "%s", xerr->message);
         g_error_free(xerr);
     }
+    if (mig_cap(e, MIG_CAP_BLOCK)) {
+        MigBlockConfig bc = { .guest = e->guest,
+                              .file = s->f,
+                              .log = e->disk_log,
+                              .incremental = mig_params_num(&e->params, MP_BLOCK_INCREMENTAL),
+                              .zero_blocks = mig_cap(e, MIG_CAP_ZERO_BLOCKS) };
+        s->block = mig_block_new(&bc);
+        mig_save_section_header(s->f, MIG_SEC_START, MIG_SECTION_BLOCK, "block", MIG_BLOCK_VERSION);
+        mig_block_save_setup(s->block);
+        mig_save_footer(s->f, MIG_SECTION_BLOCK);
+    }
     mig_save_section_header(s->f, MIG_SEC_START, MIG_SECTION_RAM, "ram", MIG_RAM_VERSION);
     mig_ram_save_setup(s->ram);
     mig_save_footer(s->f, MIG_SECTION_RAM);
@@ -554,6 +593,8 @@ cleanup:
     publish(s);
     mig_out_attach_file(e, NULL);
     mig_ram_free(s->ram);
+    mig_block_free(s->block);
+    s->block = NULL;
     if (s->multifd) {
         mig_out_attach_multifd(e, NULL);
         mig_multifd_send_free(s->multifd);

@@ -27,8 +27,8 @@ typedef struct {
     uint8_t disk_used[TRACE_MAX_BLOCKS];
 } SimContent;
 
-#define SIM_CONTENT_NOT_DISK   0xff
-#define SIM_DISK_CHUNK_PAGES   256 /* 1 MiB: QEMU's block-migration chunk */
+#define SIM_CONTENT_NOT_DISK 0xff
+#define SIM_DISK_CHUNK_PAGES 256 /* 1 MiB: QEMU's block-migration chunk */
 
 /* Prepares the generator for a content seed and an initial-class mix (~50 us). */
 void sim_content_init(SimContent *c, uint64_t seed, const TraceMix *init);

@@ -25,13 +25,13 @@
 
 /* Version 2 added disk blocks (block flag bit 1); a trace without a disk block is still
  * written as version 1, so every version-1 reader keeps reading it. */
-#define TRACE_FORMAT_VERSION   2
+#define TRACE_FORMAT_VERSION      2
 #define TRACE_FORMAT_VERSION_DISK 2 /* the first version that may hold disk blocks */
-#define TRACE_MAX_BLOCKS       64
-#define TRACE_BLOCK_NAME_MAX   255
-#define TRACE_MAX_VCPUS        4096
-#define TRACE_EPOCH_MAX_EVENTS 65536
-#define TRACE_PROVENANCE_MAX   (1u << 20)
+#define TRACE_MAX_BLOCKS          64
+#define TRACE_BLOCK_NAME_MAX      255
+#define TRACE_MAX_VCPUS           4096
+#define TRACE_EPOCH_MAX_EVENTS    65536
+#define TRACE_PROVENANCE_MAX      (1u << 20)
 
 /* Content class of a written page.  KEEP (only in events) keeps the page's class. */
 typedef enum {
@@ -93,7 +93,7 @@ typedef struct {
     char name[TRACE_BLOCK_NAME_MAX + 1];
     uint64_t size; /* bytes, a non-zero multiple of the page size */
     bool shared;
-    bool disk;       /* a disk (version 2), never shared */
+    bool disk;        /* a disk (version 2), never shared */
     uint8_t used_pct; /* disk: percent of 1 MiB chunks holding data in the base image (the
                          content before any write); the others are zero (0..100) */
 } TraceBlock;
@@ -237,8 +237,9 @@ typedef struct {
     uint64_t from, to;   /* seq: byte range swept */
     unsigned phases;     /* phases: number of phases */
     TraceGenAmount ws;   /* uniform, phases: working-set size */
-    /* A disk "drive0" after the RAM (0 = none): disk_rate bytes/s of 4 KiB writes, uniform
-     * over a working set of disk_ws at a seed-chosen place; disk_used percent of its 1 MiB
+    /* A disk "drive0" after the RAM (0 = none): disk_rate bytes/s of 4 KiB writes, in
+     * sequential runs of 1 MiB from random places of a working set of disk_ws at a
+     * seed-chosen place; disk_used percent of its 1 MiB
      * chunks hold data in the base image.  Disk writes come from their own random stream,
      * so the RAM writes are the same with or without a disk. */
     uint64_t disk;
@@ -255,7 +256,8 @@ const char *trace_gen_kind_name(TraceGenKind kind);
 /* The documented defaults for a workload (docs/sim.md). */
 void trace_gen_params_init(TraceGenParams *p, TraceGenKind kind);
 /* Sets one option by name: size, rate, seed, vcpus, duration, epoch, mix, init, hot, share,
- * skew, from, to, phases, ws, disk, disk-rate, disk-used, disk-ws.  False with an error naming the option. */
+ * skew, from, to, phases, ws, disk, disk-rate, disk-used, disk-ws.  False with an error naming the
+ * option. */
 bool trace_gen_params_set(TraceGenParams *p, const char *key, const char *value, GError **err);
 /* True when `key` is a generator option name. */
 bool trace_gen_is_option(const char *key);

@@ -236,8 +236,7 @@ bool trace_header_validate(const TraceHeader *h, GError **err)
             return false;
         }
         if (i == 0 && b->disk) {
-            mb_error_set(err, "the first block '%s' is a disk: a trace needs a RAM block",
-                         b->name);
+            mb_error_set(err, "the first block '%s' is a disk: a trace needs a RAM block", b->name);
             return false;
         }
         for (unsigned j = 0; j < i; j++) {

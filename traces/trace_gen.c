@@ -23,8 +23,9 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-#define HOT_RUN             16 /* hot sets are scattered in runs of 16 pages (64 KiB) */
-#define TRACE_GEN_ALGORITHM 1  /* bump when any workload's writes change */
+#define HOT_RUN             16  /* hot sets are scattered in runs of 16 pages (64 KiB) */
+#define DISK_RUN            256 /* disk writes come in sequential runs of 1 MiB */
+#define TRACE_GEN_ALGORITHM 1   /* bump when any workload's writes change */
 
 /* ---- deterministic exp/log (basic IEEE operations, frexp/ldexp are exact) ---- */
 static const double LN2 = 0.69314718055994530942;
@@ -169,6 +170,7 @@ typedef struct {
     /* the disk (block 1), when p.disk: its own random stream and write count */
     MbRand disk_rng;
     uint64_t disk_pages, disk_ws_start, disk_ws_pages, disk_written, disk_left, disk_index;
+    uint64_t disk_run_start;
 } TraceGen;
 
 static uint64_t amount_pages(const TraceGenAmount *a, uint64_t npages)
@@ -276,7 +278,12 @@ static int gen_next(TraceSource *s, TraceEpoch *ep, GError **err)
      * epoch splits are those of the same workload without a disk). */
     size_t nd = MIN((uint64_t)(TRACE_EPOCH_MAX_EVENTS - n), g->disk_left);
     for (size_t i = 0; i < nd; i++) {
-        uint64_t page = g->disk_ws_start + mb_rand_below(&g->disk_rng, g->disk_ws_pages);
+        /* Runs of DISK_RUN sequential pages (1 MiB, like a file written out) from a random
+         * place in the working set, wrapping inside it. */
+        if (g->disk_index % DISK_RUN == 0)
+            g->disk_run_start = mb_rand_below(&g->disk_rng, g->disk_ws_pages);
+        uint64_t page =
+            g->disk_ws_start + (g->disk_run_start + g->disk_index % DISK_RUN) % g->disk_ws_pages;
         TraceEvent *e = &g->ev[n + i];
         e->page = page;
         e->vcpu = (uint32_t)(g->disk_index++ % g->p.vcpus);

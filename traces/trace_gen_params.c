@@ -74,9 +74,9 @@ void trace_gen_params_init(TraceGenParams *p, TraceGenKind kind)
     }
 }
 
-static const char *const option_names[] = { "size",  "rate", "seed", "vcpus",  "duration",
-                                            "epoch", "mix",  "init", "hot",    "share",
-                                            "skew",  "from", "to",   "phases", "ws",
+static const char *const option_names[] = { "size",  "rate",      "seed",      "vcpus",  "duration",
+                                            "epoch", "mix",       "init",      "hot",    "share",
+                                            "skew",  "from",      "to",        "phases", "ws",
                                             "disk",  "disk-rate", "disk-used", "disk-ws" };
 
 bool trace_gen_is_option(const char *key)
@@ -339,7 +339,8 @@ const char *trace_gen_help(void)
            "  disk-rate=BYTES/S  4 KiB disk writes per second x 4 KiB [1M]\n"
            "  disk-used=PCT    share of the disk's 1 MiB chunks with data in its base image\n"
            "                   (the rest is zero) [50]\n"
-           "  disk-ws=SIZE|PCT working set of the disk writes, at a seed-chosen place [10%]\n"
+           "  disk-ws=SIZE|PCT working set of the disk writes, at a seed-chosen place [10%];\n"
+           "                   they come in sequential runs of 1 MiB from random places in it\n"
            "MIX is percentages of zero, random, text, sparse adding up to 100, e.g.\n"
            "zero:40,random:10,text:30,sparse:20, or one class name; parts may be joined\n"
            "with '+' or '/' too, as they must be inside a guest spec\n"
