@@ -8,10 +8,20 @@
 
 struct MigDiskBitmap {
     unsigned disk;
-    unsigned shift; /* log2(granularity / target page) */
+    unsigned gshift; /* log2(granularity in bytes), 9.. */
+    bool enabled;    /* recording writes */
     uint64_t nbits;
     uint64_t *bits;
 };
+
+/* A written disk page sets every bit whose granularity range overlaps it. */
+static void mark_page(MigDiskBitmap *b, uint64_t page)
+{
+    uint64_t first = (page * MB_TARGET_PAGE_SIZE) >> b->gshift;
+    uint64_t last = ((page + 1) * MB_TARGET_PAGE_SIZE - 1) >> b->gshift;
+    for (uint64_t i = first; i <= last && i < b->nbits; i++)
+        mb_bit_set(b->bits, i);
+}
 
 struct MigDiskLog {
     MbGuest *g;
@@ -34,10 +44,10 @@ static void sync_locked(MigDiskLog *l)
             s[w] = 0;
             for (guint i = 0; i < l->bitmaps->len; i++) {
                 MigDiskBitmap *b = g_ptr_array_index(l->bitmaps, i);
-                if (b->disk != d)
+                if (b->disk != d || !b->enabled)
                     continue;
                 for (uint64_t x = bits; x; x &= x - 1)
-                    mb_bit_set(b->bits, (w * 64 + (uint64_t)__builtin_ctzll(x)) >> b->shift);
+                    mark_page(b, w * 64 + (uint64_t)__builtin_ctzll(x));
             }
         }
     }
@@ -78,13 +88,13 @@ void mig_disk_log_free(MigDiskLog *l)
 
 MigDiskBitmap *mig_disk_log_add(MigDiskLog *l, unsigned disk, uint64_t granularity)
 {
-    g_assert(disk < l->g->ndisks && granularity >= MB_TARGET_PAGE_SIZE &&
-             !(granularity & (granularity - 1)));
+    g_assert(disk < l->g->ndisks && granularity >= 512 && !(granularity & (granularity - 1)));
     MigDiskBitmap *b = g_new0(MigDiskBitmap, 1);
     b->disk = disk;
-    b->shift = (unsigned)__builtin_ctzll(granularity / MB_TARGET_PAGE_SIZE);
-    uint64_t pages = mb_guest_disk_pages(l->g, disk);
-    b->nbits = (pages + (1ULL << b->shift) - 1) >> b->shift;
+    b->enabled = true;
+    b->gshift = (unsigned)__builtin_ctzll(granularity);
+    uint64_t size = l->g->disks[disk].size;
+    b->nbits = (size + granularity - 1) >> b->gshift;
     b->bits = mb_bitmap_new(b->nbits);
     g_mutex_lock(&l->lock);
     sync_locked(l); /* earlier writes go to the bitmaps that existed then */
@@ -125,7 +135,7 @@ uint64_t mig_disk_bitmap_bits(const MigDiskBitmap *b)
 
 uint64_t mig_disk_bitmap_granularity(const MigDiskBitmap *b)
 {
-    return (uint64_t)MB_TARGET_PAGE_SIZE << b->shift;
+    return 1ULL << b->gshift;
 }
 
 unsigned mig_disk_bitmap_disk(const MigDiskBitmap *b)
@@ -163,4 +173,20 @@ uint64_t *mig_disk_bitmap_copy(MigDiskLog *l, const MigDiskBitmap *b)
     uint64_t *c = g_memdup2(b->bits, MAX(MB_BITS_TO_WORDS(b->nbits), 1) * 8);
     g_mutex_unlock(&l->lock);
     return c;
+}
+
+void mig_disk_bitmap_set_enabled(MigDiskLog *l, MigDiskBitmap *b, bool enabled)
+{
+    g_mutex_lock(&l->lock);
+    sync_locked(l); /* writes so far go in (or not) by the state they came in */
+    b->enabled = enabled;
+    g_mutex_unlock(&l->lock);
+}
+
+bool mig_disk_bitmap_enabled(MigDiskLog *l, const MigDiskBitmap *b)
+{
+    g_mutex_lock(&l->lock);
+    bool e = b->enabled;
+    g_mutex_unlock(&l->lock);
+    return e;
 }

@@ -28,8 +28,9 @@ MigDiskLog *mig_disk_log_new(MbGuest *g);
 /* Frees the log and every bitmap still registered.  NULL is a no-op. */
 void mig_disk_log_free(MigDiskLog *l);
 
-/* Registers a clean bitmap of `disk` with `granularity` bytes per bit (a power of two,
- * at least the target page size).  Writes up to now are not in it. */
+/* Registers a clean, enabled bitmap of `disk` with `granularity` bytes per bit (a power of
+ * two, at least 512: a written page sets every bit it overlaps).  Writes up to now are not
+ * in it. */
 MigDiskBitmap *mig_disk_log_add(MigDiskLog *l, unsigned disk, uint64_t granularity);
 /* Unregisters and frees a bitmap.  NULL is a no-op. */
 void mig_disk_log_remove(MigDiskLog *l, MigDiskBitmap *b);
@@ -48,6 +49,9 @@ uint64_t mig_disk_bitmap_next(MigDiskLog *l, const MigDiskBitmap *b, uint64_t st
 void mig_disk_bitmap_reset(MigDiskLog *l, MigDiskBitmap *b, uint64_t first, uint64_t n);
 /* Sets bits [first, first + n) (clipped). */
 void mig_disk_bitmap_set(MigDiskLog *l, MigDiskBitmap *b, uint64_t first, uint64_t n);
+/* A disabled bitmap records no write (QEMU's block-dirty-bitmap-disable). */
+void mig_disk_bitmap_set_enabled(MigDiskLog *l, MigDiskBitmap *b, bool enabled);
+bool mig_disk_bitmap_enabled(MigDiskLog *l, const MigDiskBitmap *b);
 /* A copy of the bits (g_free), MB_BITS_TO_WORDS(bits) words. */
 uint64_t *mig_disk_bitmap_copy(MigDiskLog *l, const MigDiskBitmap *b);
 

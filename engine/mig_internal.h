@@ -143,6 +143,7 @@ struct MigEngine {
     struct MigScenario *scenario; /* --scenario, or NULL */
     GThread *source_thread;       /* mig_source.c: the running or finished migration thread */
     struct MigDiskLog *disk_log;  /* the guest's disk write log (NULL: no disk) */
+    struct MigBitmaps *bitmaps;   /* named dirty bitmaps of the disks (mig_bitmaps.h) */
     const char **block_names;     /* the guest's RAM block names and sizes, by index */
     uint64_t *block_sizes;
     MigOutgoing out;

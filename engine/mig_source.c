@@ -13,6 +13,7 @@
  * mig_outgoing.h. */
 #include "mig_source.h"
 #include "mb_util.h"
+#include "mig_bitmap_stream.h"
 #include "mig_block.h"
 #include "mig_multifd.h"
 #include "mig_outgoing.h"
@@ -33,6 +34,8 @@ typedef struct MigSource {
     MigFile *f;
     MigRam *ram;
     MigBlock *block;         /* when the block capability is on; owned */
+    bool bitmaps;            /* the dirty-bitmaps capability: the "dirty-bitmap" section */
+    unsigned nbitmaps;       /* bitmaps it announced */
     MigMultifdSend *multifd; /* when the multifd capability is on; owned */
     Chan *rp;                /* return path, read by rp_thread */
     GThread *rp_thread;
@@ -342,6 +345,11 @@ static void completion(MigSource *s)
             mig_save_section_short(s->f, MIG_SEC_END, MIG_SECTION_RAM);
             mig_ram_save_complete(s->ram);
             mig_save_footer(s->f, MIG_SECTION_RAM);
+            if (s->bitmaps) {
+                mig_save_section_short(s->f, MIG_SEC_END, MIG_SECTION_DIRTY_BITMAP);
+                mig_bitmap_save_complete(e->bitmaps, s->f, s->nbitmaps);
+                mig_save_footer(s->f, MIG_SECTION_DIRTY_BITMAP);
+            }
             mig_save_devices(e, s->f, saved_rs);
             ok = !mig_file_error(s->f);
         }
@@ -521,6 +529,10 @@ static void setup(MigSource *s)
         mig_save_command(s->f, MIG_CMD_OPEN_RETURN_PATH, 0, NULL);
         mig_save_command(s->f, MIG_CMD_PING, 4, one);
     }
+    /* QEMU advises postcopy for dirty bitmaps too; without postcopy-ram the advice is
+     * empty (postcopy itself is not built, so RAM never goes that way here). */
+    if (mig_cap(e, MIG_CAP_DIRTY_BITMAPS) && !mig_cap(e, MIG_CAP_POSTCOPY_RAM))
+        mig_save_command(s->f, MIG_CMD_POSTCOPY_ADVISE, 0, NULL);
     MigRamConfig rc = { .guest = e->guest,
                         .file = s->f,
                         .counters = mig_out_live(e),
@@ -553,6 +565,13 @@ static void setup(MigSource *s)
     mig_save_section_header(s->f, MIG_SEC_START, MIG_SECTION_RAM, "ram", MIG_RAM_VERSION);
     mig_ram_save_setup(s->ram);
     mig_save_footer(s->f, MIG_SECTION_RAM);
+    if (mig_cap(e, MIG_CAP_DIRTY_BITMAPS)) {
+        s->bitmaps = true;
+        mig_save_section_header(s->f, MIG_SEC_START, MIG_SECTION_DIRTY_BITMAP, "dirty-bitmap",
+                                MIG_DIRTY_BITMAP_VERSION);
+        s->nbitmaps = mig_bitmap_save_setup(e->bitmaps, s->f);
+        mig_save_footer(s->f, MIG_SECTION_DIRTY_BITMAP);
+    }
     mig_file_flush(s->f);
 
     mig_out_publish_setup_time(e, now_ms(e) - s->setup_start);
@@ -595,6 +614,8 @@ cleanup:
     mig_ram_free(s->ram);
     mig_block_free(s->block);
     s->block = NULL;
+    if (s->bitmaps)
+        mig_bitmap_save_cleanup(e->bitmaps);
     if (s->multifd) {
         mig_out_attach_multifd(e, NULL);
         mig_multifd_send_free(s->multifd);

@@ -159,3 +159,111 @@ def test_blk_inc_errors(vm):
     expect_error(vm.qmp.cmd("migrate", {"uri": "unix:/nonexistent", "blk": True}),
                  "Command options are incompatible with current migration capabilities")
     assert vm.qmp.call("query-migrate-parameters")["block-incremental"] is True
+
+
+# ---- named dirty bitmaps (block-dirty-bitmap-add/-remove, query-block, dirty-bitmaps) ----
+
+def bitmaps(vm, device="drive0"):
+    for b in vm.qmp.call("query-block"):
+        if b["device"] == device:
+            return {x["name"]: x for x in b.get("dirty-bitmaps", [])}
+    raise AssertionError(f"no device {device} in query-block")
+
+
+@pytest.mark.feature("block")
+@pytest.mark.covers("command:block-dirty-bitmap-add", "arg:block-dirty-bitmap-add.node",
+                    "arg:block-dirty-bitmap-add.name", "arg:block-dirty-bitmap-add.granularity",
+                    "arg:block-dirty-bitmap-add.disabled", "command:query-block",
+                    "command:block-dirty-bitmap-remove", "arg:block-dirty-bitmap-remove.node",
+                    "arg:block-dirty-bitmap-remove.name", "type:BlockDirtyInfo")
+def test_dirty_bitmap_add_query_remove(vms):
+    vm = vms(guest=GUEST)
+    expect_ok(vm.qmp.cmd("block-dirty-bitmap-add", {"node": "drive0", "name": "b0"}))
+    expect_ok(vm.qmp.cmd("block-dirty-bitmap-add", {"node": "drive0", "name": "off",
+                                                    "granularity": 1 << 20, "disabled": True}))
+    blk = vm.qmp.call("query-block")
+    assert [b["device"] for b in blk] == ["drive0"]
+    assert blk[0]["type"] == "unknown" and blk[0]["removable"] is False
+    # newest first, as QEMU lists them
+    assert [x["name"] for x in blk[0]["dirty-bitmaps"]] == ["off", "b0"]
+    bm = bitmaps(vm)
+    assert bm["b0"]["granularity"] == 65536 and bm["off"]["granularity"] == 1 << 20
+    assert bm["b0"]["recording"] is True and bm["b0"]["status"] == "active"
+    assert bm["off"]["recording"] is False and bm["off"]["status"] == "disabled"
+    assert bm["b0"]["busy"] is False and bm["b0"]["persistent"] is False
+    assert bm["off"]["count"] == 0
+    expect_ok(vm.qmp.cmd("block-dirty-bitmap-remove", {"node": "drive0", "name": "off"}))
+    assert set(bitmaps(vm)) == {"b0"}
+    expect_ok(vm.qmp.cmd("block-dirty-bitmap-remove", {"node": "drive0", "name": "b0"}))
+    assert "dirty-bitmaps" not in vm.qmp.call("query-block")[0]
+
+
+@pytest.mark.feature("block")
+@pytest.mark.covers("command:block-dirty-bitmap-add", "arg:block-dirty-bitmap-add.persistent",
+                    "command:block-dirty-bitmap-remove")
+def test_dirty_bitmap_errors(vms):
+    """QEMU 5.0's checks and texts, in its order."""
+    vm = vms(guest=GUEST)
+    add = lambda **a: vm.qmp.cmd("block-dirty-bitmap-add", a)
+    expect_error(add(node="drive0", name=""), "Bitmap name cannot be empty")
+    expect_error(add(node="nodisk", name="b"),
+                 "Cannot find device=nodisk nor node_name=nodisk")
+    expect_error(add(node="drive0", name="b", granularity=1000),
+                 "Granularity must be power of 2 and at least 512")
+    expect_error(add(node="drive0", name="b", granularity=256),
+                 "Granularity must be power of 2 and at least 512")
+    expect_error(add(node="drive0", name="b", persistent=True),
+                 "Can't store persistent bitmaps to drive0: Operation not supported")
+    expect_ok(add(node="drive0", name="b", granularity=512))
+    expect_error(add(node="drive0", name="b"), "Bitmap already exists: b")
+    rm = lambda **a: vm.qmp.cmd("block-dirty-bitmap-remove", a)
+    expect_error(rm(node="nodisk", name="b"), "Node 'nodisk' not found")
+    expect_error(rm(node="drive0", name="zz"), "Dirty bitmap 'zz' not found")
+
+
+@pytest.mark.feature("block")
+@pytest.mark.covers("cap:dirty-bitmaps", "command:query-block")
+def test_dirty_bitmaps_migrated(vms):
+    """dirty-bitmaps: the named bitmaps of the disk arrive with their bits, granularity and
+    recording state; busy (not removable) on the source while the migration carries
+    them."""
+    src, dst, uri = pair(vms, "shared", caps={"dirty-bitmaps": True},
+                         params=never_converge(vms))
+    expect_ok(src.qmp.cmd("block-dirty-bitmap-add", {"node": "drive0", "name": "rec"}))
+    expect_ok(src.qmp.cmd("block-dirty-bitmap-add", {"node": "drive0", "name": "fine",
+                                                     "granularity": 4096}))
+    expect_ok(src.qmp.cmd("block-dirty-bitmap-add", {"node": "drive0", "name": "off",
+                                                     "disabled": True}))
+    expect_ok(src.qmp.cmd("migrate", {"uri": uri}))
+    wait_status(src.qmp, "active")
+    st = bitmaps(src)
+    assert st["rec"]["busy"] is True and st["rec"]["status"] == "locked"
+    expect_error(src.qmp.cmd("block-dirty-bitmap-remove", {"node": "drive0", "name": "rec"}),
+                 "Bitmap 'rec' is currently in use by another operation and cannot be used")
+    fast(src)
+    finish(src, dst)
+    want = bitmaps(src)  # the guest is stopped: nothing changes any more
+    got = bitmaps(dst)
+    assert set(got) == {"rec", "fine", "off"}
+    assert want["rec"]["count"] > 0  # the guest wrote its disk meanwhile
+    for n in ("rec", "fine", "off"):
+        assert got[n]["count"] == want[n]["count"], (n, got[n], want[n])
+        assert got[n]["granularity"] == want[n]["granularity"]
+        assert got[n]["recording"] == want[n]["recording"]
+        assert got[n]["busy"] is False
+    assert got["off"]["count"] == 0 and got["off"]["recording"] is False
+    # no longer busy on the source
+    assert bitmaps(src)["rec"]["busy"] is False
+    expect_ok(src.qmp.cmd("block-dirty-bitmap-remove", {"node": "drive0", "name": "rec"}))
+
+
+@pytest.mark.feature("block")
+@pytest.mark.covers("cap:dirty-bitmaps")
+def test_dirty_bitmap_name_taken_on_destination(vms):
+    src, dst, uri = pair(vms, "shared", caps={"dirty-bitmaps": True})
+    for vm in (src, dst):
+        expect_ok(vm.qmp.cmd("block-dirty-bitmap-add", {"node": "drive0", "name": "b"}))
+    expect_ok(src.qmp.cmd("migrate", {"uri": uri}))
+    assert wait_status(dst.qmp, ("completed", "failed")) == "failed"
+    assert "Bitmap with the same name ('b') already exists on destination" in \
+        dst.qmp.call("query-migrate")["error-desc"]
