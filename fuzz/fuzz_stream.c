@@ -20,7 +20,7 @@
 /* The harness's guest lives as long as the process and is never freed, so it must not
  * start the store=mem prefault thread: nothing would ever join it (ThreadSanitizer reports
  * a thread leak), and 256 KiB gain nothing from prefaulting. */
-#define GUEST "uniform,size=256K,rate=4M,seed=1,prefault=off"
+#define GUEST      "uniform,size=256K,rate=4M,seed=1,prefault=off"
 #define GUEST_DISK GUEST ",disk=1M,disk-used=0%,disk-rate=0,disk-image=empty"
 
 static MigEngine *engine(bool disk)
