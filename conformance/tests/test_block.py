@@ -266,3 +266,17 @@ def test_dirty_bitmap_name_taken_on_destination(vms):
     assert wait_status(dst.qmp, ("completed", "failed")) == "failed"
     assert "Bitmap with the same name ('b') already exists on destination" in \
         dst.qmp.call("query-migrate")["error-desc"]
+
+
+@pytest.mark.feature("block")
+@pytest.mark.covers("info:disk", "status:pre-switchover", "cap:pause-before-switchover")
+def test_disk_shown_in_pre_switchover(vms):
+    """The disk figures stay while the source waits before switchover (block migration
+    has not sent its last chunks yet), and are gone once completed."""
+    src, dst, uri = pair(vms, "empty", caps={"pause-before-switchover": True})
+    expect_ok(src.qmp.cmd("migrate", {"uri": uri, "blk": True}))
+    wait_status(src.qmp, "pre-switchover")
+    info = src.qmp.call("query-migrate")
+    check_disk(info["disk"])
+    expect_ok(src.qmp.cmd("migrate-continue", {"state": "pre-switchover"}))
+    assert "disk" not in finish(src, dst)
