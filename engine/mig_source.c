@@ -241,6 +241,11 @@ static void ram_throttle(void *opaque, int pct)
     s->e->guest->ops->set_throttle(s->e->guest, pct);
 }
 
+static bool ram_block_bulk_active(void *opaque)
+{
+    return mig_block_bulk_active(((MigSource *)opaque)->block);
+}
+
 static const MigRamOps ram_ops = {
     .rate_limit = ram_rate_limit,
     .wait_until = ram_wait_until,
@@ -248,6 +253,7 @@ static const MigRamOps ram_ops = {
     .publish = ram_publish,
     .pass = ram_pass,
     .throttle = ram_throttle,
+    .block_bulk_active = ram_block_bulk_active,
 };
 
 /* ---- return path ---- */
