@@ -44,6 +44,8 @@ selection=(
     "conformance/tests/test_feature_ram.py::test_xbzrle_cache_resize_during_migration"
     "conformance/tests/test_feature_ram.py::test_return_path_reports_destination_failure"
     "conformance/tests/test_migrate_control.py::test_cancel_active_then_migrate_again"
+    "conformance/tests/test_block.py::test_blk_full_copy"
+    "conformance/tests/test_block.py::test_dirty_bitmaps_migrated"
 )
 echo "== tsan: migrations (sim)"
 junit="$build/tsan-junit.xml"
