@@ -280,3 +280,19 @@ def test_disk_shown_in_pre_switchover(vms):
     check_disk(info["disk"])
     expect_ok(src.qmp.cmd("migrate-continue", {"state": "pre-switchover"}))
     assert "disk" not in finish(src, dst)
+
+
+@pytest.mark.covers("command:block-dirty-bitmap-add", "command:block-dirty-bitmap-remove",
+                    "command:query-block")
+def test_dirty_bitmap_unknown_node(vm, target):
+    """On every target: a node that does not exist.  QEMU 6.0 quoted the names in
+    bdrv_lookup_bs's text; the 4.0/5.0 text is what migbench serves."""
+    assert isinstance(vm.qmp.call("query-block"), list)
+    e = expect_error(vm.qmp.cmd("block-dirty-bitmap-add", {"node": "nodisk", "name": "b"}))
+    if target.is_migbench:
+        assert e["desc"] == "Cannot find device=nodisk nor node_name=nodisk"
+    else:
+        assert e["desc"] in ("Cannot find device=nodisk nor node_name=nodisk",
+                             "Cannot find device='nodisk' nor node-name='nodisk'")
+    expect_error(vm.qmp.cmd("block-dirty-bitmap-remove", {"node": "nodisk", "name": "b"}),
+                 "Node 'nodisk' not found")
