@@ -2,6 +2,8 @@
  * qemu_loadvm_state): header, configuration, commands, sections with footers, device
  * state, EOF.  Every failure names what was wrong and the stream offset where it was. */
 #include "mb_util.h"
+#include "mig_bitmap_stream.h"
+#include "mig_block.h"
 #include "mig_loadvm.h"
 #include "mig_pc_dest.h"
 #include "mig_ram_load.h"
@@ -185,6 +187,16 @@ static bool load_section_data(MigLoad *ld, const SeenSection *s, GError **err)
             return fail(ld, err, cause);
         return true;
     }
+    if (!strcmp(s->idstr, "block")) {
+        if (!mig_block_load(ld->e->guest, ld->f, &cause))
+            return fail(ld, err, cause);
+        return true;
+    }
+    if (!strcmp(s->idstr, "dirty-bitmap")) {
+        if (!mig_bitmap_load(ld->e->bitmaps, ld->f, &cause))
+            return fail(ld, err, cause);
+        return true;
+    }
     if (!strcmp(s->idstr, "globalstate"))
         return load_globalstate(ld, err);
     if (!strcmp(s->idstr, MIG_GUEST_IDSTR))
@@ -206,8 +218,9 @@ static bool load_section_start(MigLoad *ld, GError **err)
     if (mig_file_error(ld->f))
         return stream_error(ld, err);
     uint32_t max_version = !strcmp(s.idstr, "ram") ? MIG_RAM_VERSION : 1;
-    if (instance != 0 || (strcmp(s.idstr, "ram") && strcmp(s.idstr, "globalstate") &&
-                          strcmp(s.idstr, MIG_GUEST_IDSTR)))
+    if (instance != 0 ||
+        (strcmp(s.idstr, "ram") && strcmp(s.idstr, "globalstate") && strcmp(s.idstr, "block") &&
+         strcmp(s.idstr, "dirty-bitmap") && strcmp(s.idstr, MIG_GUEST_IDSTR)))
         return failf(ld, err,
                      "Unknown savevm section or instance '%s' %u. Make sure that your current "
                      "VM setup matches your saved VM setup, including any hotplugged devices",

@@ -13,6 +13,8 @@
  * mig_outgoing.h. */
 #include "mig_source.h"
 #include "mb_util.h"
+#include "mig_bitmap_stream.h"
+#include "mig_block.h"
 #include "mig_multifd.h"
 #include "mig_outgoing.h"
 #include "mig_pc_queue.h"
@@ -33,6 +35,9 @@ typedef struct MigSource {
     MigEngine *e;
     MigFile *f;
     MigRam *ram;
+    MigBlock *block;         /* when the block capability is on; owned */
+    bool bitmaps;            /* the dirty-bitmaps capability: the "dirty-bitmap" section */
+    unsigned nbitmaps;       /* bitmaps it announced */
     MigMultifdSend *multifd; /* when the multifd capability is on; owned */
     Chan *rp;                /* return path, read by rp_thread */
     GThread *rp_thread;
@@ -111,6 +116,8 @@ static void publish_with(MigSource *s, void (*announce)(void *), void *opaque)
         ram.dirty_pages = mig_ram_dirty_pages(s->ram);
         ram.total = mig_ram_total(s->ram);
     }
+    ram.disk_active =
+        mig_block_stats(s->block, &ram.disk_transferred, &ram.disk_remaining, &ram.disk_total);
     mig_out_publish(s->e, &ram, announce, opaque);
 }
 
@@ -268,6 +275,11 @@ static bool ram_next_request(void *opaque, uint64_t record, unsigned *block, uin
     return mig_pc_queue_next(s->pcq, record, block, page, pc_stop, s);
 }
 
+static bool ram_block_bulk_active(void *opaque)
+{
+    return mig_block_bulk_active(((MigSource *)opaque)->block);
+}
+
 static const MigRamOps ram_ops = {
     .next_request = ram_next_request,
     .rate_limit = ram_rate_limit,
@@ -276,6 +288,7 @@ static const MigRamOps ram_ops = {
     .publish = ram_publish,
     .pass = ram_pass,
     .throttle = ram_throttle,
+    .block_bulk_active = ram_block_bulk_active,
 };
 
 /* ---- return path ---- */
@@ -433,9 +446,20 @@ static void completion(MigSource *s)
         ok = maybe_pause(s, &cur, MIG_DEVICE);
         if (ok) {
             mig_file_set_rate_limit(s->f, 0);
+            if (s->block) { /* handlers complete in registration order: block first */
+                mig_save_section_short(s->f, MIG_SEC_END, MIG_SECTION_BLOCK);
+                mig_block_save_complete(s->block);
+                mig_save_footer(s->f, MIG_SECTION_BLOCK);
+                publish(s); /* no disk figures from here on, as QEMU */
+            }
             mig_save_section_short(s->f, MIG_SEC_END, MIG_SECTION_RAM);
             mig_ram_save_complete(s->ram);
             mig_save_footer(s->f, MIG_SECTION_RAM);
+            if (s->bitmaps) {
+                mig_save_section_short(s->f, MIG_SEC_END, MIG_SECTION_DIRTY_BITMAP);
+                mig_bitmap_save_complete(e->bitmaps, s->f, s->nbitmaps);
+                mig_save_footer(s->f, MIG_SECTION_DIRTY_BITMAP);
+            }
             mig_save_devices(e, s->f, saved_rs);
             ok = !mig_file_error(s->f);
         }
@@ -558,6 +582,19 @@ static void postcopy_start(MigSource *s)
         g_free(saved_rs);
         return; /* cancelled */
     }
+    /* What cannot go on in postcopy completes now (QEMU: the END sections of the
+     * non-postcopiable iterables); migbench completes the dirty bitmaps here too. */
+    mig_file_set_rate_limit(s->f, 0);
+    if (s->block) {
+        mig_save_section_short(s->f, MIG_SEC_END, MIG_SECTION_BLOCK);
+        mig_block_save_complete(s->block);
+        mig_save_footer(s->f, MIG_SECTION_BLOCK);
+    }
+    if (s->bitmaps) {
+        mig_save_section_short(s->f, MIG_SEC_END, MIG_SECTION_DIRTY_BITMAP);
+        mig_bitmap_save_complete(e->bitmaps, s->f, s->nbitmaps);
+        mig_save_footer(s->f, MIG_SECTION_DIRTY_BITMAP);
+    }
     s->discard_block = -1;
     mig_ram_postcopy_start(s->ram, discard_range, s);
     discard_flush(s);
@@ -607,6 +644,24 @@ static bool detect_error(MigSource *s)
     return true;
 }
 
+/* QEMU's qemu_savevm_state_iterate: each live handler in registration order (block, then
+ * RAM), none once the stream is rate limited. */
+static void savevm_iterate(MigSource *s)
+{
+    if (s->block) {
+        mig_save_section_short(s->f, MIG_SEC_PART, MIG_SECTION_BLOCK);
+        mig_block_save_iterate(s->block);
+        mig_save_footer(s->f, MIG_SECTION_BLOCK);
+        /* QEMU goes on to the next handler after one that wrote bytes (block always
+         * writes its EOS mark), unless the stream is rate limited. */
+        if (mig_file_rate_limited(s->f))
+            return;
+    }
+    mig_save_section_short(s->f, MIG_SEC_PART, MIG_SECTION_RAM);
+    mig_ram_save_iterate(s->ram);
+    mig_save_footer(s->f, MIG_SECTION_RAM);
+}
+
 /* QEMU's migration_iteration_run: false to leave the loop. */
 static bool iteration_run(MigSource *s)
 {
@@ -615,16 +670,23 @@ static bool iteration_run(MigSource *s)
     /* Never a sync in postcopy: the guest is stopped here. */
     uint64_t pending = mig_ram_pending(s->ram, in_postcopy ? 0 : s->threshold_size);
 
+    if (s->block)
+        pending += mig_block_pending(s->block, s->threshold_size);
     if (pending && pending >= s->threshold_size) {
-        /* RAM is all postcopiable, so precopy-only pending is 0: the switch happens at the
-         * first iteration after migrate-start-postcopy. */
-        if (!in_postcopy && s->pcq && mig_out_postcopy_requested(e)) {
+        /* RAM is all postcopiable, so the switch happens at the first iteration after
+         * migrate-start-postcopy once the precopy-only rest (block migration) is small. */
+        if (!in_postcopy && s->pcq && mig_out_postcopy_requested(e) &&
+            (!s->block || mig_block_pending(s->block, s->threshold_size) <= s->threshold_size)) {
             postcopy_start(s);
             return true;
         }
-        mig_save_section_short(s->f, MIG_SEC_PART, MIG_SECTION_RAM);
-        mig_ram_save_iterate(s->ram);
-        mig_save_footer(s->f, MIG_SECTION_RAM);
+        if (in_postcopy) {
+            mig_save_section_short(s->f, MIG_SEC_PART, MIG_SECTION_RAM);
+            mig_ram_save_iterate(s->ram);
+            mig_save_footer(s->f, MIG_SECTION_RAM);
+        } else {
+            savevm_iterate(s);
+        }
         return true;
     }
     completion(s);
@@ -742,6 +804,9 @@ static void setup(MigSource *s)
         mb_st_be64(adv + 8, MB_TARGET_PAGE_SIZE);
         mig_save_command(s->f, MIG_CMD_POSTCOPY_ADVISE, 16, adv);
         s->pcq = mig_pc_queue_new();
+    } else if (mig_cap(e, MIG_CAP_DIRTY_BITMAPS)) {
+        /* QEMU advises postcopy for dirty bitmaps too: without postcopy-ram, empty. */
+        mig_save_command(s->f, MIG_CMD_POSTCOPY_ADVISE, 0, NULL);
     }
     MigRamConfig rc = { .guest = e->guest,
                         .file = s->f,
@@ -761,9 +826,27 @@ static void setup(MigSource *s)
         mig_file_set_error(s->f, "%s", xerr->message);
         g_error_free(xerr);
     }
+    if (mig_cap(e, MIG_CAP_BLOCK)) {
+        MigBlockConfig bc = { .guest = e->guest,
+                              .file = s->f,
+                              .log = e->disk_log,
+                              .incremental = mig_params_num(&e->params, MP_BLOCK_INCREMENTAL),
+                              .zero_blocks = mig_cap(e, MIG_CAP_ZERO_BLOCKS) };
+        s->block = mig_block_new(&bc);
+        mig_save_section_header(s->f, MIG_SEC_START, MIG_SECTION_BLOCK, "block", MIG_BLOCK_VERSION);
+        mig_block_save_setup(s->block);
+        mig_save_footer(s->f, MIG_SECTION_BLOCK);
+    }
     mig_save_section_header(s->f, MIG_SEC_START, MIG_SECTION_RAM, "ram", MIG_RAM_VERSION);
     mig_ram_save_setup(s->ram);
     mig_save_footer(s->f, MIG_SECTION_RAM);
+    if (mig_cap(e, MIG_CAP_DIRTY_BITMAPS)) {
+        s->bitmaps = true;
+        mig_save_section_header(s->f, MIG_SEC_START, MIG_SECTION_DIRTY_BITMAP, "dirty-bitmap",
+                                MIG_DIRTY_BITMAP_VERSION);
+        s->nbitmaps = mig_bitmap_save_setup(e->bitmaps, s->f);
+        mig_save_footer(s->f, MIG_SECTION_DIRTY_BITMAP);
+    }
     mig_file_flush(s->f);
 
     mig_out_publish_setup_time(e, now_ms(e) - s->setup_start);
@@ -810,6 +893,10 @@ cleanup:
     publish(s);
     mig_out_attach_file(e, NULL);
     mig_ram_free(s->ram);
+    mig_block_free(s->block);
+    s->block = NULL;
+    if (s->bitmaps)
+        mig_bitmap_save_cleanup(e->bitmaps);
     if (s->multifd) {
         mig_out_attach_multifd(e, NULL);
         mig_multifd_send_free(s->multifd);

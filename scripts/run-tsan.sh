@@ -46,6 +46,8 @@ selection=(
     "conformance/tests/test_migrate_control.py::test_cancel_active_then_migrate_again"
     "conformance/tests/test_postcopy.py::test_postcopy_completes"
     "conformance/tests/test_postcopy.py::test_cancel_in_postcopy"
+    "conformance/tests/test_block.py::test_blk_full_copy"
+    "conformance/tests/test_block.py::test_dirty_bitmaps_migrated"
 )
 echo "== tsan: migrations (sim)"
 junit="$build/tsan-junit.xml"

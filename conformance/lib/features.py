@@ -18,10 +18,15 @@ FEATURES = {
 }
 
 # What migbench does not do (yet).  Everything else is built.
-MIGBENCH_NOT_BUILT = {"postcopy-recovery", "colo", "failover", "block"}
+MIGBENCH_NOT_BUILT = {"postcopy-recovery", "colo", "failover"}
 
-# Features the KVM guest lacks on top of those (it cannot run with pages missing yet).
-MIGBENCH_KVM_NOT_BUILT = {"postcopy"}
+# What the KVM guest lacks besides (its own reasons).
+MIGBENCH_KVM_MISSING = {
+    "block": "the KVM guest has no disk yet: migbench refuses blk/inc and the block "
+             "capability there",
+    "postcopy": "the KVM guest cannot run with pages missing yet (no userfaultfd): an "
+                "incoming KVM vm refuses postcopy-ram",
+}
 
 # Elements that can only be exercised with a feature.  Everything else is exercised through
 # the QMP API whatever the engine implements.
