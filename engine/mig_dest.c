@@ -8,6 +8,7 @@
 #include "mig_dest.h"
 #include "mb_util.h"
 #include "mig_announce.h"
+#include "mig_failover.h"
 #include "mig_multifd.h"
 #include "mig_report.h"
 #include "mig_settings.h"
@@ -198,6 +199,9 @@ static gpointer incoming_thread(gpointer opaque)
     int64_t load_ms = load_ns / 1000000;
     if (ok) {
         finish_incoming(e);
+        /* The migrated guest gets its failover primary (virtio-net plugs it on the
+         * destination once the guest runs there). */
+        mig_failover_plug(e, "migration completed");
         /* QEMU announces from the bottom half that completes the migration; the rounds
          * after the first follow on a timer while the guest runs. */
         json_object *announce = mig_announce_run(e, &e->in.stopping);

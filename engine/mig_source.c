@@ -13,6 +13,7 @@
  * mig_outgoing.h. */
 #include "mig_source.h"
 #include "mb_util.h"
+#include "mig_failover.h"
 #include "mig_multifd.h"
 #include "mig_outgoing.h"
 #include "mig_ram.h"
@@ -472,10 +473,28 @@ static bool multifd_setup(MigSource *s, GError **err)
     return true;
 }
 
+/* QEMU 5.0's wait-unplug: once the live sections are set up, poll every 250 ms (guest
+ * time) until the guest has unplugged its failover primary or the migration is cancelled;
+ * the setup -> active that follows is then a silent no-op. */
+#define UNPLUG_POLL_NS (250 * (int64_t)1000000)
+static void wait_unplug(MigSource *s)
+{
+    MigEngine *e = s->e;
+
+    if (!mig_failover_unplug_pending(e))
+        return;
+    mig_out_set_state(e, MIG_SETUP, MIG_WAIT_UNPLUG);
+    while (mig_out_state(e) == MIG_WAIT_UNPLUG && mig_failover_unplug_pending(e))
+        wait_until(s, mb_guest_now(e->guest) + UNPLUG_POLL_NS);
+    mig_out_set_state(e, MIG_WAIT_UNPLUG, MIG_ACTIVE);
+}
+
 static void setup(MigSource *s)
 {
     MigEngine *e = s->e;
 
+    /* virtio-net's migration notifier, at setup: the guest is asked to unplug. */
+    mig_failover_unplug(e);
     mig_out_publish_expected_downtime(e, (int64_t)mig_params_num(&e->params, MP_DOWNTIME_LIMIT));
     mig_out_attach_file(e, s->f);
     mig_file_set_rate_limit(s->f, mig_params_num(&e->params, MP_MAX_BANDWIDTH) / XFER_LIMIT_RATIO);
@@ -515,6 +534,7 @@ static void setup(MigSource *s)
     mig_ram_save_setup(s->ram);
     mig_save_footer(s->f, MIG_SECTION_RAM);
     mig_file_flush(s->f);
+    wait_unplug(s);
 
     mig_out_publish_setup_time(e, now_ms(e) - s->setup_start);
     publish(s);
@@ -564,6 +584,10 @@ cleanup:
     if (mig_out_take_block_options(e))
         mig_block_options_undo(e);
     mig_out_set_state(e, MIG_CANCELLING, MIG_CANCELLED);
+    /* virtio-net plugs the primary back when the migration has failed (or was cancelled). */
+    MigStatus end = mig_out_state(e);
+    if (end == MIG_FAILED || end == MIG_CANCELLED)
+        mig_failover_plug(e, mig_status_name(end));
     mig_report_source_end(e);
     g_free(s);
     return NULL;

@@ -38,7 +38,9 @@ typedef struct {
     bool loop; /* default on */
     int64_t warmup_ns;
     SimStore store;
-    bool prefault; /* store=mem: populate incoming memory ahead of the stream (default on) */
+    bool prefault;  /* store=mem: populate incoming memory ahead of the stream (default on) */
+    char *failover; /* failover=ID: a virtio-net failover primary device, or NULL */
+    int64_t unplug_delay_ns; /* unplug-delay=DUR: guest time the guest takes to unplug it */
 } SimSpec;
 
 /* Parses a spec (the text after "sim:"); empty means "hotspot". */
@@ -129,6 +131,10 @@ typedef struct {
     int64_t vt, tt, tt_rem;
     bool running;
     int throttle;
+    /* The failover primary (spec.failover), under clock_lock: plugged, or unplug requested
+     * and done at guest time fo_done_at.  Destinations start with it hidden (unplugged). */
+    bool fo_plugged, fo_unplugging;
+    int64_t fo_done_at;
     GMutex replay_lock; /* rep */
     SimReplay rep;
 } SimGuest;

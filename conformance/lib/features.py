@@ -17,7 +17,7 @@ FEATURES = {
 }
 
 # What migbench does not do (yet).  Everything else is built.
-MIGBENCH_NOT_BUILT = {"postcopy", "colo", "failover", "block"}
+MIGBENCH_NOT_BUILT = {"postcopy", "colo", "block"}
 
 # Elements that can only be exercised with a feature.  Everything else is exercised through
 # the QMP API whatever the engine implements.
