@@ -4,6 +4,7 @@
  * QEMU's order with QEMU's texts, then hands the work to the source or destination side. */
 #include "mig_cmds.h"
 #include "mb_util.h"
+#include "mig_colo_state.h"
 #include "mig_dest.h"
 #include "mig_outgoing.h"
 #include "mig_query.h"
@@ -151,22 +152,14 @@ static json_object *cmd_client_migrate_info(QmpRequest *req, json_object *args, 
 static json_object *cmd_colo_lost_heartbeat(QmpRequest *req, json_object *args, GError **err,
                                             void *op)
 {
-    mb_error_set(err, "The feature 'colo' is not enabled");
+    mig_colo_request_failover(op, err);
     return NULL;
 }
 
 static json_object *cmd_query_colo_status(QmpRequest *req, json_object *args, GError **err,
                                           void *op)
 {
-    MigEngine *e = op;
-    json_object *o = json_object_new_object();
-    const SchemaType *t = schema_find_type(e->schema, "COLOStatus");
-
-    json_object_object_add(o, "mode", json_object_new_string("none"));
-    if (t && schema_object_find_member(t, "last-mode"))
-        json_object_object_add(o, "last-mode", json_object_new_string("none"));
-    json_object_object_add(o, "reason", json_object_new_string("none"));
-    return o;
+    return mig_colo_query(op);
 }
 
 static json_object *cmd_xen_set_replication(QmpRequest *req, json_object *args, GError **err,
@@ -186,9 +179,11 @@ static json_object *cmd_query_xen_replication(QmpRequest *req, json_object *args
     return o;
 }
 
+/* QEMU's qmp_xen_colo_do_checkpoint: a checkpoint now (a COLO primary; else nothing). */
 static json_object *cmd_xen_colo_checkpoint(QmpRequest *req, json_object *args, GError **err,
                                             void *op)
 {
+    mig_colo_kick(op);
     return NULL;
 }
 
@@ -240,6 +235,19 @@ static bool migrate_prepare(MigEngine *e, json_object *args, GError **err)
     }
     if (runstate_get(e) == RS_INMIGRATE) {
         mb_error_set(err, "Guest is waiting for an incoming migration");
+        return false;
+    }
+    /* COLO is built for the simulated guest and the main stream: refused, never faked. */
+    if (mig_cap(e, MIG_CAP_X_COLO) && !e->guest->virtual_time) {
+        mb_error_set(err,
+                     "x-colo is not supported with the %s guest in migbench (COLO runs "
+                     "with the simulated guest)",
+                     e->guest->kind);
+        return false;
+    }
+    if (mig_cap(e, MIG_CAP_X_COLO) && mig_cap(e, MIG_CAP_MULTIFD)) {
+        mb_error_set(err, "x-colo together with multifd is not supported by migbench (COLO "
+                          "checkpoints travel on the main stream)");
         return false;
     }
     if (blk || inc) {

@@ -13,6 +13,7 @@
  * mig_outgoing.h. */
 #include "mig_source.h"
 #include "mb_util.h"
+#include "mig_colo.h"
 #include "mig_failover.h"
 #include "mig_multifd.h"
 #include "mig_outgoing.h"
@@ -412,6 +413,14 @@ static void iteration_finish(MigSource *s)
     mig_out_mark_end(e);
     throttle_off(e);
     switch (mig_out_state(e)) {
+    case MIG_ACTIVE:
+        /* Completed with x-colo: the source becomes the COLO primary (QEMU's
+         * migrate_start_colo_process); it ends in 'completed' with the guest running. */
+        if (mig_cap(e, MIG_CAP_X_COLO)) {
+            MigColoPrimary p = { .f = s->f, .ram = s->ram };
+            mig_colo_primary_run(e, &p);
+        }
+        break;
     case MIG_COMPLETED:
         calculate_complete(s);
         runstate_set(e, RS_POSTMIGRATE);
@@ -512,6 +521,8 @@ static void setup(MigSource *s)
         mig_save_command(s->f, MIG_CMD_OPEN_RETURN_PATH, 0, NULL);
         mig_save_command(s->f, MIG_CMD_PING, 4, one);
     }
+    if (mig_cap(e, MIG_CAP_X_COLO))
+        mig_save_command(s->f, MIG_CMD_ENABLE_COLO, 0, NULL);
     MigRamConfig rc = { .guest = e->guest,
                         .file = s->f,
                         .counters = mig_out_live(e),
