@@ -37,7 +37,8 @@ static GBytes *save_device_state(MigEngine *e, GError **err)
 static bool checkpoint(MigEngine *e, const MigColoPrimary *p, Chan *rp, GError **err)
 {
     MigFile *f = p->f;
-    MigColoCheckpoint cp = { .at_ms = mb_guest_now(e->guest) / 1000000 };
+    int64_t t0 = mb_guest_now(e->guest);
+    MigColoCheckpoint cp = { .at_ms = t0 / 1000000 };
     int64_t wall0 = mb_monotonic_ns();
     uint64_t pos0 = f->pos, pages0 = mig_ram_transferred_pages(p->ram);
 
@@ -70,7 +71,7 @@ static bool checkpoint(MigEngine *e, const MigColoPrimary *p, Chan *rp, GError *
     if (!mig_colo_expect_rp(rp, MIG_COLO_VMSTATE_RECEIVED, err) ||
         !mig_colo_expect_rp(rp, MIG_COLO_VMSTATE_LOADED, err))
         return false;
-    cp.time_ms = mb_guest_now(e->guest) / 1000000 - cp.at_ms;
+    cp.time_us = (mb_guest_now(e->guest) - t0) / 1000;
     cp.bytes = f->pos - pos0;
     cp.pages = mig_ram_transferred_pages(p->ram) - pages0;
     cp.wall_us = (mb_monotonic_ns() - wall0) / 1000;

@@ -213,11 +213,11 @@ json_object *mig_colo_report_json(MigEngine *e)
         const MigColoCheckpoint *cp = &g_array_index(c->checkpoints, MigColoCheckpoint, i);
         json_object *x = json_object_new_object();
         json_object_object_add(x, "at-ms", json_object_new_int64(cp->at_ms));
-        json_object_object_add(x, "time-ms", json_object_new_int64(cp->time_ms));
+        json_object_object_add(x, "time-ms", json_object_new_double((double)cp->time_us / 1000.0));
         json_object_object_add(x, "bytes", json_object_new_uint64(cp->bytes));
         json_object_object_add(x, "pages", json_object_new_uint64(cp->pages));
         json_object_array_add(list, x);
-        t[i] = (double)cp->time_ms;
+        t[i] = (double)cp->time_us / 1000.0;
         b[i] = (double)cp->bytes;
         w[i] = (double)cp->wall_us / 1000.0;
     }

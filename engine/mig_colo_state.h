@@ -39,7 +39,7 @@ typedef enum { MIG_COLO_EXIT_NONE, MIG_COLO_EXIT_REQUEST, MIG_COLO_EXIT_ERROR } 
 /* One checkpoint, for reports (guest time). */
 typedef struct {
     int64_t at_ms;   /* guest time when the checkpoint started */
-    int64_t time_ms; /* from CHECKPOINT_REQUEST to VMSTATE_LOADED */
+    int64_t time_us; /* guest time from CHECKPOINT_REQUEST to VMSTATE_LOADED */
     uint64_t bytes;  /* stream bytes of the checkpoint (RAM and device state) */
     uint64_t pages;  /* RAM pages it carried */
     int64_t wall_us; /* wall clock, for benchmarks only (never a sim figure) */
