@@ -191,3 +191,15 @@ def test_primary_keeps_running_when_the_secondary_dies(vms):
     assert poll_until(lambda: src.qmp.call("query-status")["status"],
                       lambda s: s == "running") == "running"
     relay.close()
+
+
+@pytest.mark.migbench_only("migbench refuses COLO with multifd instead of mixing the paths")
+def test_x_colo_with_multifd_is_refused(vms):
+    src = vms()
+    multifd = "multifd" if vms.target.v5 else "x-multifd"
+    src.qmp.call("migrate-set-capabilities", {"capabilities": [
+        {"capability": "x-colo", "state": True}, {"capability": multifd, "state": True}]})
+    expect_error(src.qmp.cmd("migrate", {"uri": f"unix:{vms.path('none.sock')}"}),
+                 "x-colo together with multifd is not supported by migbench (COLO "
+                 "checkpoints travel on the main stream)")
+    assert src.qmp.call("query-migrate") == {}
