@@ -203,3 +203,20 @@ def test_x_colo_with_multifd_is_refused(vms):
                  "x-colo together with multifd is not supported by migbench (COLO "
                  "checkpoints travel on the main stream)")
     assert src.qmp.call("query-migrate") == {}
+
+
+@pytest.mark.covers("command:xen-save-devices-state", "arg:xen-save-devices-state.filename")
+@pytest.mark.migbench_only("a destination that loads a device-state file and verifies memory")
+def test_xen_saved_device_state_loads(vms):
+    """What xen-save-devices-state writes is a stream a destination loads (the COLO
+    secondary loads the same format at every checkpoint): with a guest whose RAM is all
+    zero, the device state alone is a complete, verifiable migration."""
+    guest = "sim:idle,size=4M,init=zero,seed=3"
+    src = vms(guest=guest)
+    path = vms.path("devices.state")
+    expect_ok(src.qmp.cmd("xen-save-devices-state", {"filename": path}))
+    dst = vms(incoming="defer", guest=guest)
+    dst.qmp.call("migrate-set-capabilities",
+                 {"capabilities": [{"capability": "events", "state": True}]})
+    dst.qmp.call("migrate-incoming", {"uri": f"exec:cat {path}"})
+    assert wait_status(dst.qmp, ("completed", "failed")) == "completed"
