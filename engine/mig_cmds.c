@@ -228,7 +228,9 @@ static bool migrate_prepare(MigEngine *e, json_object *args, GError **err)
         return false;
     }
     MigStatus s = mig_out_state(e);
-    if (e->v5 ? mig_status_is_running(s)
+    /* 5.0 does not count colo as running, so its `migrate` would start a second migration
+     * beside the COLO thread; migbench refuses as 4.0 does (docs/quirks.md). */
+    if (e->v5 ? mig_status_is_running(s) || s == MIG_COLO
               : (mig_status_is_setup_or_active_v4(s) || s == MIG_CANCELLING || s == MIG_COLO)) {
         mb_error_set(err, "There's a migration process in progress");
         return false;

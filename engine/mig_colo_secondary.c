@@ -218,14 +218,15 @@ static bool checkpoint(Secondary *c, GError **err)
         return false;
     }
     /* Everything is here: apply it in one step, then check it. */
-    if (!stage_apply(&c->stage))
+    bool applied = stage_apply(&c->stage);
+    if (!applied)
         mb_error_set(err, "COLO: the guest refused a page of checkpoint %" G_GUINT64_FORMAT,
                      c->count + 1);
-    else if (load_device_state(e, buf, len, err) && e->guest->ops->check(e->guest, err))
-        c->count++;
+    applied = applied && load_device_state(e, buf, len, err) && e->guest->ops->check(e->guest, err);
     g_free(buf);
-    if (*err)
+    if (!applied)
         return false;
+    c->count++;
     if (!mig_colo_send_rp(c->rp, MIG_COLO_VMSTATE_LOADED, err))
         return false;
     runstate_vm_start(e);

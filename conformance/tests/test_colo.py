@@ -107,6 +107,11 @@ def test_checkpoints_then_failover_on_the_primary(vms):
     assert colo_status(dst, "secondary", "secondary", "none", v5)
     assert src.qmp.call("query-migrate") == {"status": "colo"}
     assert src.qmp.call("query-status")["status"] == "running"
+    # COLO is not cancellable, and no second migration starts beside it
+    expect_ok(src.qmp.cmd("migrate_cancel"))
+    expect_error(src.qmp.cmd("migrate", {"uri": relay.uri}),
+                 "There's a migration process in progress")
+    assert src.qmp.call("query-migrate") == {"status": "colo"}
     wait_checkpoints(src, 3)
     # a live x-checkpoint-delay change checkpoints at once, then an hour between two
     src.qmp.call("migrate-set-parameters", {"x-checkpoint-delay": 3600000})
