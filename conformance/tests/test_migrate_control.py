@@ -47,8 +47,14 @@ def test_cancel_in_pre_switchover_restarts_vm(vms):
     src.qmp.drain_events()
     expect_ok(src.qmp.cmd("migrate_cancel"))
     assert wait_status(src.qmp, "cancelled") == "cancelled"
+    # query-migrate may say 'cancelled' before its event has been read: wait for it
+    src.qmp.wait_event("MIGRATION", match={"status": "cancelled"}, keep=True)
     evs = src.qmp.drain_events()
     names = [e["event"] if e["event"] != "MIGRATION" else e["data"]["status"] for e in evs]
+    # QEMU wakes the paused thread before it swaps the state, so its thread may reach
+    # 'device' first (docs/quirks.md); migbench's cancel always wins.
+    if not vms.target.is_migbench and names[:1] == ["device"]:
+        names = names[1:]
     assert names == ["cancelling", "RESUME", "cancelled"], names
     assert src.qmp.call("query-status")["status"] == "running"
 
