@@ -239,6 +239,13 @@ static bool migrate_prepare(MigEngine *e, json_object *args, GError **err)
         mb_error_set(err, "Guest is waiting for an incoming migration");
         return false;
     }
+    if ((blk || inc || mig_cap(e, MIG_CAP_BLOCK)) && e->guest->ndisks == 0 &&
+        !e->guest->ops->disk_read) {
+        /* A guest that cannot have disks (KVM, for now): refuse rather than pretend. */
+        mb_error_set(err, "Block migration is not built for the %s guest yet: it has no disk",
+                     e->guest->kind);
+        return false;
+    }
     /* COLO is built for the simulated guest and the main stream: refused, never faked. */
     if (mig_cap(e, MIG_CAP_X_COLO) && !e->guest->virtual_time) {
         mb_error_set(err,
@@ -250,6 +257,11 @@ static bool migrate_prepare(MigEngine *e, json_object *args, GError **err)
     if (mig_cap(e, MIG_CAP_X_COLO) && mig_cap(e, MIG_CAP_MULTIFD)) {
         mb_error_set(err, "x-colo together with multifd is not supported by migbench (COLO "
                           "checkpoints travel on the main stream)");
+        return false;
+    }
+    if (mig_cap(e, MIG_CAP_X_COLO) && (blk || inc || mig_cap(e, MIG_CAP_BLOCK))) {
+        mb_error_set(err, "x-colo together with block migration is not supported by migbench "
+                          "(COLO checkpoints carry RAM and device state only)");
         return false;
     }
     if (blk || inc) {

@@ -48,6 +48,8 @@ selection=(
     "conformance/tests/test_colo.py::test_checkpoints_then_failover_on_the_primary"
     "conformance/tests/test_colo.py::test_stream_cut_in_a_checkpoint_leaves_the_previous_one"
     "conformance/tests/test_failover.py::test_cancel_in_wait_unplug_replugs_the_primary"
+    "conformance/tests/test_block.py::test_blk_full_copy"
+    "conformance/tests/test_block.py::test_dirty_bitmaps_migrated"
 )
 echo "== tsan: migrations (sim)"
 junit="$build/tsan-junit.xml"

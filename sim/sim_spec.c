@@ -3,8 +3,8 @@
  *   spec     := [source] {"," option}
  *   source   := WORKLOAD | PATH | "file=" PATH        (default: hotspot)
  *   option   := "seed=" N | "loop=" (on|off) | "warmup=" DUR | "store=" (auto|mem|model)
- *             | "prefault=" (on|off) | "failover=" ID | "unplug-delay=" DUR
- *             | generator option
+ *             | "prefault=" (on|off) | "disk-image=" (shared|base|empty)
+ *             | "failover=" ID | "unplug-delay=" DUR | generator option
  *
  * A content mix (mix=, init=) joins its parts with '+' here ("init=zero:90+sparse:10"),
  * since commas separate options.  A first word that is not a workload name is a trace
@@ -165,6 +165,17 @@ bool sim_spec_parse(const char *spec, SimSpec *out, GError **err)
                 g_clear_error(&e);
                 ok = false;
             }
+        } else if (!strcmp(k, "disk-image")) {
+            if (!strcmp(v, "shared"))
+                s.disk_image = SIM_DISK_SHARED;
+            else if (!strcmp(v, "base"))
+                s.disk_image = SIM_DISK_BASE;
+            else if (!strcmp(v, "empty"))
+                s.disk_image = SIM_DISK_EMPTY;
+            else {
+                mb_error_set(err, "sim: invalid disk-image '%s' (shared, base or empty)", v);
+                ok = false;
+            }
         } else if (!strcmp(k, "warmup")) {
             if (!mb_parse_duration(v, &s.warmup_ns, &e)) {
                 mb_error_set(err, "sim: warmup: %s", e->message);
@@ -186,10 +197,10 @@ bool sim_spec_parse(const char *spec, SimSpec *out, GError **err)
         } else {
             mb_error_set(
                 err,
-                "sim: unknown option '%s' (common: seed, loop, warmup, store, prefault, failover, "
-                "unplug-delay; workload: "
-                "size, rate, vcpus, duration, epoch, mix, init, hot, share, skew, "
-                "from, to, phases, ws)",
+                "sim: unknown option '%s' (common: seed, loop, warmup, store, prefault, "
+                "disk-image, failover, unplug-delay; workload: size, rate, vcpus, duration, "
+                "epoch, mix, init, hot, share, skew, from, to, phases, ws, disk, disk-rate, "
+                "disk-used, disk-ws)",
                 k);
             ok = false;
         }
