@@ -631,6 +631,11 @@ int mig_ram_save_iterate(MigRam *r)
     return mig_file_error(r->f) ? -1 : done;
 }
 
+void mig_ram_name_next_block(MigRam *r)
+{
+    r->last_sent_block = -1;
+}
+
 void mig_ram_save_complete(MigRam *r)
 {
     /* In postcopy the guest is stopped since the switch: nothing new to sync, and the
