@@ -273,7 +273,7 @@ int main(int argc, char **argv)
         q = run_qemu(argv[2], passes, kvm, &rate);
     g_free(qemu);
     printf("postcopy after pass %d: migbench sim %s (wall %.0f ms), QEMU 7.2 (%s) %s; QEMU "
-           "guest dirtying %.0f MB/s at the switch\n\n",
+           "dirty-pages-rate %.0f MB/s at the switch (distinct pages per sync period)\n\n",
            passes, mb.status, mb.wall_ms, kvm ? "KVM" : "TCG", q.status, rate / 1e6);
     printf("%-24s %14s %14s %10s\n", "", "migbench sim", "QEMU 7.2", "x QEMU");
     if (!q.ok)
