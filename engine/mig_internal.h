@@ -109,6 +109,7 @@ typedef struct MigIncoming {
     GError *error;
     ChanListener *listener;
     Chan *pending_chan; /* exec/fd incoming channel */
+    Chan *handshaking;  /* a channel in its TLS handshake, so that stopping can end it */
     MigFile *file;      /* the stream being loaded */
     json_object *socket_address;
     bool deferred; /* -incoming defer */
@@ -144,6 +145,10 @@ struct MigEngine {
     uint64_t *block_sizes;
     MigOutgoing out;
     MigIncoming in;
+    /* mig_objects.c: user-created objects by id (tls-creds-x509, authz-simple); the lock
+     * because the migration threads look them up while QMP adds and deletes. */
+    GMutex obj_lock;
+    GHashTable *objects;
 };
 
 static inline bool mig_cap(MigEngine *e, MigCap cap)

@@ -36,6 +36,10 @@ typedef struct MigMultifdConfig {
     const char *const *block_names;
     const uint64_t *block_sizes;
     unsigned nblocks;
+    /* Source: runs on each new connection before its hello (TLS); NULL = none.  Returns
+     * the channel to use, or NULL with err having closed `c`. */
+    Chan *(*wrap)(void *opaque, Chan *c, GError **err);
+    void *wrap_opaque;
 } MigMultifdConfig;
 
 /* ---- source ---- */
