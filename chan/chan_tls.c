@@ -32,6 +32,8 @@ struct ChanTlsSession {
     char *protocol;
 };
 
+static const char *chain_reason(GTlsCertificateFlags f);
+
 static char *cred_path(const char *dir, const char *name, bool required, GError **err)
 {
     char *path = g_build_filename(dir, name, NULL);
@@ -83,6 +85,22 @@ ChanTlsCreds *chan_tls_creds_load(const char *dir, ChanTlsEndpoint endpoint, boo
         g_error_free(local);
         chan_tls_creds_unref(c);
         c = NULL;
+    }
+    /* QEMU's sanity check of its own certificate: an end whose certificate its CA did not
+     * sign would only ever fail its handshakes, so the object is refused at once. */
+    if (c && c->cert) {
+        GTlsCertificateFlags f =
+            g_tls_database_verify_chain(c->ca, c->cert,
+                                        server ? G_TLS_DATABASE_PURPOSE_AUTHENTICATE_SERVER
+                                               : G_TLS_DATABASE_PURPOSE_AUTHENTICATE_CLIENT,
+                                        NULL, NULL, G_TLS_DATABASE_VERIFY_NONE, NULL, &local);
+        if (local || f) {
+            mb_error_set(err, "Our own certificate %s failed validation against %s: %s", cert, ca,
+                         local ? local->message : chain_reason(f));
+            g_clear_error(&local);
+            chan_tls_creds_unref(c);
+            c = NULL;
+        }
     }
     g_free(ca);
     g_free(cert);

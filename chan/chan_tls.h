@@ -18,7 +18,8 @@ typedef struct ChanTlsCreds ChanTlsCreds;
 /* Loads the PEM files of a tls-creds-x509 directory, as QEMU's object completion does:
  * ca-cert.pem always; server-cert.pem and server-key.pem for a server; client-cert.pem
  * and client-key.pem for a client when both exist.  Errors: "Missing 'dir' property value",
- * "Unable to access credentials PATH: STRERROR", or the PEM loader's complaint. */
+ * "Unable to access credentials PATH: STRERROR", the PEM loader's complaint, or "Our own
+ * certificate CERT failed validation against CA: REASON" (QEMU's sanity check). */
 ChanTlsCreds *chan_tls_creds_load(const char *dir, ChanTlsEndpoint endpoint, bool verify_peer,
                                   GError **err);
 ChanTlsCreds *chan_tls_creds_ref(ChanTlsCreds *c);

@@ -119,6 +119,12 @@ static bool parse_spec(const char *type, json_object *props, bool from_opts, Obj
     return true;
 }
 
+bool mig_objects_check(const char *type, json_object *props, bool from_opts, GError **err)
+{
+    ObjSpec sp;
+    return parse_spec(type, props, from_opts, &sp, err);
+}
+
 static bool add_object(MigEngine *e, const char *type, const char *id, json_object *props,
                        bool from_opts, GError **err)
 {

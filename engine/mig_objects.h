@@ -33,6 +33,10 @@ bool mig_objects_add_opts(MigEngine *e, const char *opts, GError **err);
  * the syntax); exposed for the fuzz harness.  NULL with err on bad syntax. */
 json_object *mig_objects_parse_opts(const char *opts, char **type, GError **err);
 
+/* The property checks of object-add alone (no id, no files), for the fuzz harness:
+ * `from_opts` when props come from -object (all strings). */
+bool mig_objects_check(const char *type, json_object *props, bool from_opts, GError **err);
+
 /* QEMU's migration_tls_get_creds: the credentials named `id` for `endpoint`, referenced
  * (chan_tls_creds_unref).  Errors: "No TLS credentials with id 'ID'", "Object with id 'ID'
  * is not TLS credentials", "Expected TLS credentials for a client|server endpoint". */

@@ -84,10 +84,11 @@ def make_creds(d, ca_from=None):
     return d
 
 
-def with_ca(d, ca_dir, out):
-    """A copy of credentials directory `d` whose ca-cert.pem is `ca_dir`'s: its own
-    certificates are then not trusted by that directory's user, and it trusts no one
-    signed by its original CA."""
+def trusting_both(d, other, out):
+    """A copy of credentials directory `d` whose ca-cert.pem holds both its own CA and
+    `other`'s: it trusts peers of either CA, and its own certificate still passes QEMU's
+    sanity check against its CA file."""
     shutil.copytree(d, out)
-    shutil.copy(os.path.join(ca_dir, "ca-cert.pem"), os.path.join(out, "ca-cert.pem"))
+    with open(os.path.join(out, "ca-cert.pem"), "ab") as f:
+        f.write(open(os.path.join(other, "ca-cert.pem"), "rb").read())
     return out

@@ -251,27 +251,37 @@ def test_tls_hostname_mismatch(vms, target, creds):
     assert src.qmp.call("query-migrate").get("ram", {}).get("transferred", 0) == 0
 
 
-def test_tls_untrusted_server(vms, target, creds, tmp_path):
-    """The source trusts another CA than the one that signed the destination's certificate."""
-    src_dir = tlscerts.with_ca(creds["good"], creds["other"], str(tmp_path / "src"))
-    src, dst, uri = tls_pair(vms, target, creds, src_dir=src_dir)
+def test_tls_untrusted_server(vms, target, creds):
+    """The source's CA did not sign the destination's certificate."""
+    src, dst, uri = tls_pair(vms, target, creds, src_dir=creds["other"])
     source_fails(src, uri, "The certificate hasn't got a known issuer")
 
 
 def test_tls_untrusted_client(vms, target, creds, tmp_path):
     """The destination's CA did not sign the source's certificate (the source trusts the
     destination's): the destination refuses the client and keeps waiting."""
-    src_dir = tlscerts.with_ca(creds["good"], creds["other"], str(tmp_path / "src"))
+    src_dir = tlscerts.trusting_both(creds["good"], creds["other"], str(tmp_path / "src"))
     src, dst, uri = tls_pair(vms, target, creds, src_dir=src_dir, dst_dir=creds["other"])
     assert source_fails(src, uri)
     wait_output(dst, "The certificate hasn't got a known issuer")
     assert dst.qmp.call("query-status")["status"] == "inmigrate"
 
 
+def test_object_add_own_certificate_not_signed_by_ca(vm, target, creds, tmp_path):
+    """QEMU's sanity check: an end's own certificate must validate against its CA file."""
+    d = tmp_path / "mixed"
+    import shutil
+    shutil.copytree(creds["good"], d)
+    shutil.copy(os.path.join(creds["other"], "ca-cert.pem"), d / "ca-cert.pem")
+    expect_error(add_object(vm, target, "tls-creds-x509", "t", dir=str(d), endpoint="server"),
+                 f"Our own certificate {d}/server-cert.pem failed validation against "
+                 f"{d}/ca-cert.pem: The certificate hasn't got a known issuer")
+
+
 def test_tls_without_verify_peer(vms, target, creds, tmp_path):
     """verify-peer=off on both ends: no certificate is checked (an untrusted one, a wrong
     hostname), the channel is still encrypted."""
-    src_dir = tlscerts.with_ca(creds["good"], creds["other"], str(tmp_path / "src"))
+    src_dir = creds["other"]
     dst = vms(incoming="defer")
     src = vms()
     for vm in (src, dst):
