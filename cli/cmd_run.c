@@ -6,12 +6,12 @@
 #include "cli.h"
 #include "cli_guest.h"
 #include "cli_options.h"
+#include "mb_certs.h"
 #include "mb_error.h"
 #include "mb_progress.h"
 #include "mb_util.h"
 #include "qmp_client.h"
 #include "run.h"
-#include "run_tls.h"
 #include "run_vm.h"
 
 #include <gio/gio.h>
@@ -559,7 +559,7 @@ static json_object *run_migration(const RunOptions *o, const char *dir, GError *
     gchar *scenario = NULL;
     if (!(scenario = build_scenario(o, dir, err)) && *err)
         goto out;
-    if (o->tls && !run_tls_make_creds(dir, err))
+    if (o->tls && !mb_certs_make(dir, err))
         goto out;
     if (!vm_start(&dst, o, dir, "destination", true, NULL, err) ||
         !vm_start(&src, o, dir, "source", false, scenario, err) ||

@@ -1,5 +1,5 @@
-/* run_tls: a CA and certificates for `migbench run --tls` (see run_tls.h). */
-#include "run_tls.h"
+/* mb_certs: a CA and certificates made with certtool (see mb_certs.h). */
+#include "mb_certs.h"
 #include "mb_error.h"
 
 #include <string.h>
@@ -65,7 +65,7 @@ static bool make_key(const char *path, GError **err)
     return certtool(args, err);
 }
 
-bool run_tls_make_creds(const char *dir, GError **err)
+bool mb_certs_make(const char *dir, GError **err)
 {
     gchar *ca_key = g_build_filename(dir, "ca-key.pem", NULL);
     gchar *ca_cert = g_build_filename(dir, "ca-cert.pem", NULL);
