@@ -86,10 +86,17 @@ static void compress_set(const char *name, const uint8_t *pages, size_t n, doubl
 {
     static const int zl[] = { 1, 3, 6, 9 }, zs[] = { 1, 3, 10, 19 };
     uint8_t *out = malloc(compressBound(PAGE) + 128 * PAGE * 2);
+    if (!out) {
+        fprintf(stderr, "bench_codec: out of memory\n");
+        exit(1);
+    }
 
     for (size_t i = 0; i < G_N_ELEMENTS(zl); i++) {
         z_stream z = { 0 };
-        deflateInit(&z, zl[i]);
+        if (deflateInit(&z, zl[i]) != Z_OK) {
+            fprintf(stderr, "bench_codec: deflateInit level %d failed\n", zl[i]);
+            exit(1);
+        }
         size_t total = 0, done = 0;
         double t = bench_seconds();
         for (size_t p = 0; p < n && (p & 63 || bench_seconds() - t < 0.5); p++, done++) {
@@ -98,7 +105,10 @@ static void compress_set(const char *name, const uint8_t *pages, size_t n, doubl
             z.avail_in = PAGE;
             z.next_out = out;
             z.avail_out = compressBound(PAGE);
-            deflate(&z, Z_FINISH);
+            if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
+                fprintf(stderr, "bench_codec: deflate of page %zu did not finish\n", p);
+                exit(1);
+            }
             total += z.total_out;
         }
         double rate = (double)done * PAGE / (bench_seconds() - t);
@@ -108,16 +118,25 @@ static void compress_set(const char *name, const uint8_t *pages, size_t n, doubl
     }
     for (size_t i = 0; i < G_N_ELEMENTS(zs); i++) {
         ZSTD_CCtx *z = ZSTD_createCCtx();
-        ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, zs[i]);
+        if (!z || ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, zs[i]))) {
+            fprintf(stderr, "bench_codec: zstd level %d could not be set up\n", zs[i]);
+            exit(1);
+        }
         size_t total = 0, done = 0;
         double t = bench_seconds();
         for (size_t p = 0; p < n && bench_seconds() - t < 0.5; p += 128) {
             size_t chunk = MIN(128, n - p) * PAGE;
             ZSTD_inBuffer ib = { pages + p * PAGE, chunk, 0 };
             ZSTD_outBuffer ob = { out, 128 * PAGE * 2, 0 };
-            while (ib.pos < ib.size)
-                ZSTD_compressStream2(z, &ob, &ib, ZSTD_e_flush);
-            while (ZSTD_compressStream2(z, &ob, &ib, ZSTD_e_flush) > 0) {
+            /* ZSTD_e_flush returns what is left to flush, 0 when done, or an error code
+             * (a huge size_t: it must end the loop, not spin in it) */
+            size_t left;
+            do {
+                left = ZSTD_compressStream2(z, &ob, &ib, ZSTD_e_flush);
+            } while (!ZSTD_isError(left) && (left > 0 || ib.pos < ib.size));
+            if (ZSTD_isError(left)) {
+                fprintf(stderr, "bench_codec: zstd: %s\n", ZSTD_getErrorName(left));
+                exit(1);
             }
             total += ob.pos;
             done += chunk / PAGE;

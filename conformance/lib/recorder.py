@@ -45,8 +45,9 @@ class VmRecorder:
         self.target = target
         self.version = target.version
         self.was_destination = incoming is not None
-        self.dest = Machine("destination", self.version, "none" if incoming == "defer" else None)
-        self.src = Machine("source", self.version, "none")
+        self.dest = Machine("destination", self.version, "none" if incoming == "defer" else None,
+                            quirks=target.quirks)
+        self.src = Machine("source", self.version, "none", quirks=target.quirks)
         self.caps = {}
         self.events_on = False
         self.primary = None
