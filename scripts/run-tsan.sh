@@ -4,7 +4,8 @@
 # fuzz-corpus tests, then a lean selection of real migrations on the sim target that puts
 # every engine thread to work: multifd (none, zlib, zstd, and a channel failing on the
 # destination), compress threads and decompress workers, xbzrle with a live cache resize and
-# live parameter changes, a return path, and a cancel.  Any TSan report fails the run:
+# live parameter changes, a return path, a cancel, and TLS (its return path and multifd
+# channels).  Any TSan report fails the run:
 # halt_on_error + exitcode for the unit tests, and the conformance fixture fails a test
 # whose vm printed "WARNING: ThreadSanitizer".  Results go to BUILDDIR/meson-logs/
 # testlog.json and BUILDDIR/tsan-junit.xml, which scripts/summarize-tests.py counts.
@@ -44,6 +45,8 @@ selection=(
     "conformance/tests/test_feature_ram.py::test_xbzrle_cache_resize_during_migration"
     "conformance/tests/test_feature_ram.py::test_return_path_reports_destination_failure"
     "conformance/tests/test_migrate_control.py::test_cancel_active_then_migrate_again"
+    "conformance/tests/test_tls.py::test_tls_return_path"
+    "conformance/tests/test_tls.py::test_tls_multifd"
 )
 echo "== tsan: migrations (sim)"
 junit="$build/tsan-junit.xml"
