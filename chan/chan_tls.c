@@ -11,6 +11,7 @@
 #include "mb_error.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
 #include <gio/gunixoutputstream.h>
@@ -142,6 +143,14 @@ static void session_unref(ChanTlsSession *s)
  * directions otherwise (a pipe that cannot answer makes the handshake fail). */
 static GIOStream *base_stream(Chan *plain, GError **err)
 {
+    int mode = fcntl(plain->fd, F_GETFL);
+
+    /* A pipe runs one way (migbench's exec: channels, fd: on a pipe): a handshake on it
+     * would wait forever for an answer that cannot come. */
+    if (!plain->is_socket && (mode < 0 || (mode & O_ACCMODE) != O_RDWR)) {
+        mb_error_set(err, "TLS handshake failed: %s is a one-way channel", plain->desc);
+        return NULL;
+    }
     int fd = dup(plain->fd);
 
     if (fd < 0) {
@@ -285,17 +294,15 @@ static const char *protocol_name(GTlsProtocolVersion v)
 }
 
 /* Handshake and checks; on success `plain` becomes the TLS channel. */
-static Chan *establish(Chan *plain, ChanTlsCreds *cr, const char *hostname, ChanTlsAuthzFn authz,
-                       void *opaque, GError **err)
+static bool establish(Chan *plain, ChanTlsCreds *cr, const char *hostname, ChanTlsAuthzFn authz,
+                      void *opaque, GError **err)
 {
     GError *local = NULL;
     GIOStream *base = base_stream(plain, err);
     GIOStream *conn = NULL;
 
-    if (!base) {
-        chan_close(plain);
-        return NULL;
-    }
+    if (!base)
+        return false;
     if (cr->endpoint == CHAN_TLS_CLIENT) {
         GSocketConnectable *id = hostname ? g_network_address_new(hostname, 0) : NULL;
         conn = g_tls_client_connection_new(base, id, &local);
@@ -311,8 +318,7 @@ static Chan *establish(Chan *plain, ChanTlsCreds *cr, const char *hostname, Chan
     if (!conn) {
         mb_error_set(err, "Cannot create TLS session: %s", local->message);
         g_error_free(local);
-        chan_close(plain);
-        return NULL;
+        return false;
     }
     GTlsConnection *tc = G_TLS_CONNECTION(conn);
     g_tls_connection_set_database(tc, cr->ca);
@@ -330,13 +336,11 @@ static Chan *establish(Chan *plain, ChanTlsCreds *cr, const char *hostname, Chan
             mb_error_set(err, "TLS handshake failed: %s", local->message);
         g_error_free(local);
         g_object_unref(conn);
-        chan_close(plain);
-        return NULL;
+        return false;
     }
     if (!check_peer(cr, tc, hostname, authz, opaque, plain->cancel, err)) {
         g_object_unref(conn);
-        chan_close(plain);
-        return NULL;
+        return false;
     }
     ChanTlsSession *s = g_new0(ChanTlsSession, 1);
     s->refs = 1;
@@ -346,18 +350,17 @@ static Chan *establish(Chan *plain, ChanTlsCreds *cr, const char *hostname, Chan
     char *desc = g_strdup_printf("%s (tls)", plain->desc);
     g_free(plain->desc);
     plain->desc = desc;
-    return plain;
+    return true;
 }
 
-Chan *chan_tls_client(Chan *plain, ChanTlsCreds *creds, const char *hostname, GError **err)
+bool chan_tls_client(Chan *c, ChanTlsCreds *creds, const char *hostname, GError **err)
 {
-    return establish(plain, creds, hostname, NULL, NULL, err);
+    return establish(c, creds, hostname, NULL, NULL, err);
 }
 
-Chan *chan_tls_server(Chan *plain, ChanTlsCreds *creds, ChanTlsAuthzFn authz, void *opaque,
-                      GError **err)
+bool chan_tls_server(Chan *c, ChanTlsCreds *creds, ChanTlsAuthzFn authz, void *opaque, GError **err)
 {
-    return establish(plain, creds, NULL, authz, opaque, err);
+    return establish(c, creds, NULL, authz, opaque, err);
 }
 
 const char *chan_tls_protocol(Chan *c)

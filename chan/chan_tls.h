@@ -31,15 +31,17 @@ ChanTlsEndpoint chan_tls_creds_endpoint(const ChanTlsCreds *c);
  * decision itself failed (e.g. no such authorization object), false without err to deny. */
 typedef bool (*ChanTlsAuthzFn)(void *opaque, const char *dn, GError **err);
 
-/* Runs the client side of the handshake on `plain` (always consumed) and checks the server
- * certificate: NULL with err ("TLS handshake failed: ...", "The certificate hasn't got a
- * known issuer", "Certificate does not match the hostname H", ...) on failure.
- * `hostname` may be NULL only when the credentials do not verify the peer. */
-Chan *chan_tls_client(Chan *plain, ChanTlsCreds *creds, const char *hostname, GError **err);
+/* Runs the client side of the handshake on the connected plain channel `c` and checks the
+ * server certificate; on success `c` itself carries TLS from then on.  False with err
+ * ("TLS handshake failed: ...", "The certificate hasn't got a known issuer", "Certificate
+ * does not match the hostname H", ...) on failure; `c` stays the caller's to close.  A
+ * chan_shutdown(c) from another thread ends a handshake in progress ("Channel is shut
+ * down").  `hostname` may be NULL only when the credentials do not verify the peer. */
+bool chan_tls_client(Chan *c, ChanTlsCreds *creds, const char *hostname, GError **err);
 /* The server side; `authz` (may be NULL) decides on the client's name when the credentials
  * verify the peer. */
-Chan *chan_tls_server(Chan *plain, ChanTlsCreds *creds, ChanTlsAuthzFn authz, void *opaque,
-                      GError **err);
+bool chan_tls_server(Chan *c, ChanTlsCreds *creds, ChanTlsAuthzFn authz, void *opaque,
+                     GError **err);
 /* The protocol the handshake agreed ("TLS 1.3", "TLS 1.2", ...) or NULL for a plain channel. */
 const char *chan_tls_protocol(Chan *c);
 

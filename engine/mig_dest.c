@@ -99,11 +99,15 @@ static Chan *secure_channel(MigEngine *e, Chan *c, GError **err)
         chan_shutdown(c);
     e->in.handshaking = c;
     g_mutex_unlock(&e->in.lock);
-    Chan *t = mig_tls_incoming(e, c, err);
+    bool ok = mig_tls_incoming(e, c, err);
     g_mutex_lock(&e->in.lock);
     e->in.handshaking = NULL;
     g_mutex_unlock(&e->in.lock);
-    return t;
+    if (!ok) {
+        chan_close(c);
+        return NULL;
+    }
+    return c;
 }
 
 /* How long the destination waits for the multifd channels once the main channel is in.

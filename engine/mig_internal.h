@@ -88,6 +88,7 @@ typedef struct MigOutgoing {
     GError *error;      /* QEMU's s->error: shown as error-desc when failed */
     MigFile *file;      /* to_dst_file while the thread runs */
     Chan *pending_chan; /* connected synchronously (exec, fd) before the thread starts */
+    Chan *handshaking;  /* in its TLS handshake (mig_out_attach_handshake) */
     ChanUri uri;
     MigPublished pub;
     int64_t start_time;           /* guest clock, ms */

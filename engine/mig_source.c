@@ -439,9 +439,13 @@ static bool connect_channel(MigSource *s, GError **err)
         return false;
     /* With tls-creds, QEMU's migration_channel_connect runs the TLS handshake on the new
      * connection before a byte of the stream; any failure ends the migration in setup. */
-    c = mig_tls_outgoing(e, c, mig_out_uri(e), err);
-    if (!c)
+    mig_out_attach_handshake(e, c); /* a cancel ends the handshake */
+    bool secured = mig_tls_outgoing(e, c, mig_out_uri(e), err);
+    mig_out_attach_handshake(e, NULL);
+    if (!secured) {
+        chan_close(c);
         return false;
+    }
     if (e->guest->virtual_time && e->cfg.link_latency_ns)
         wait_until(s, mb_guest_now(e->guest) + 2 * e->cfg.link_latency_ns);
     s->f = mig_file_new(c, true);
@@ -451,7 +455,7 @@ static bool connect_channel(MigSource *s, GError **err)
 }
 
 /* Each multifd channel runs TLS like the main one (QEMU 5.2 on; see docs/quirks.md). */
-static Chan *multifd_wrap(void *opaque, Chan *c, GError **err)
+static bool multifd_wrap(void *opaque, Chan *c, GError **err)
 {
     MigEngine *e = opaque;
     return mig_tls_outgoing(e, c, mig_out_uri(e), err);

@@ -14,7 +14,7 @@ bool mig_tls_enabled(MigEngine *e)
     return on;
 }
 
-Chan *mig_tls_outgoing(MigEngine *e, Chan *c, const ChanUri *uri, GError **err)
+bool mig_tls_outgoing(MigEngine *e, Chan *c, const ChanUri *uri, GError **err)
 {
     char *id = mig_params_str(&e->params, MP_TLS_CREDS);
     char *hostname = NULL;
@@ -22,7 +22,7 @@ Chan *mig_tls_outgoing(MigEngine *e, Chan *c, const ChanUri *uri, GError **err)
 
     if (!id || !*id) {
         g_free(id);
-        return c;
+        return true;
     }
     creds = mig_objects_tls_creds(e, id, CHAN_TLS_CLIENT, err);
     if (creds) {
@@ -36,15 +36,11 @@ Chan *mig_tls_outgoing(MigEngine *e, Chan *c, const ChanUri *uri, GError **err)
         if (!hostname)
             mb_error_set(err, "No hostname available for TLS");
     }
-    Chan *t = NULL;
-    if (creds && hostname)
-        t = chan_tls_client(c, creds, hostname, err);
-    else
-        chan_close(c);
+    bool ok = creds && hostname && chan_tls_client(c, creds, hostname, err);
     chan_tls_creds_unref(creds);
     g_free(hostname);
     g_free(id);
-    return t;
+    return ok;
 }
 
 static bool authz_check(void *opaque, const char *dn, GError **err)
@@ -57,25 +53,23 @@ static bool authz_check(void *opaque, const char *dn, GError **err)
     return ok;
 }
 
-Chan *mig_tls_incoming(MigEngine *e, Chan *c, GError **err)
+bool mig_tls_incoming(MigEngine *e, Chan *c, GError **err)
 {
     char *id = mig_params_str(&e->params, MP_TLS_CREDS);
 
     if (!id || !*id) {
         g_free(id);
-        return c;
+        return true;
     }
     ChanTlsCreds *creds = mig_objects_tls_creds(e, id, CHAN_TLS_SERVER, err);
     g_free(id);
-    if (!creds) {
-        chan_close(c);
-        return NULL;
-    }
+    if (!creds)
+        return false;
     /* tls-authz exists only from 4.0 on (the seed has no such parameter). */
     char *authz = e->params.present[MP_TLS_AUTHZ] ? mig_params_str(&e->params, MP_TLS_AUTHZ) : NULL;
     bool with_authz = authz && *authz;
     g_free(authz);
-    Chan *t = chan_tls_server(c, creds, with_authz ? authz_check : NULL, e, err);
+    bool ok = chan_tls_server(c, creds, with_authz ? authz_check : NULL, e, err);
     chan_tls_creds_unref(creds);
-    return t;
+    return ok;
 }

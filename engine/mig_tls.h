@@ -12,12 +12,13 @@
 
 /* True when tls-creds is a non-empty string. */
 bool mig_tls_enabled(MigEngine *e);
-/* Source side: returns `c` unchanged without TLS, else the TLS channel over it; NULL with
- * err (and `c` closed) on failure: the creds errors of mig_objects_tls_creds, "No hostname
- * available for TLS" (no tls-hostname and a URI without a host: unix, exec, fd), and the
- * handshake and certificate errors of chan_tls_client.  `uri` gives the hostname. */
-Chan *mig_tls_outgoing(MigEngine *e, Chan *c, const ChanUri *uri, GError **err);
+/* Source side: without TLS nothing happens; else `c` becomes a TLS channel (in place).
+ * False with err on failure (`c` stays the caller's to close): the creds errors of
+ * mig_objects_tls_creds, "No hostname available for TLS" (no tls-hostname and a URI without
+ * a host: unix, exec, fd), and the handshake and certificate errors of chan_tls_client.
+ * `uri` gives the hostname. */
+bool mig_tls_outgoing(MigEngine *e, Chan *c, const ChanUri *uri, GError **err);
 /* Destination side: likewise for an accepted channel (chan_tls_server with tls-authz). */
-Chan *mig_tls_incoming(MigEngine *e, Chan *c, GError **err);
+bool mig_tls_incoming(MigEngine *e, Chan *c, GError **err);
 
 #endif

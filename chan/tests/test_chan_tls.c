@@ -32,7 +32,10 @@ static bool authz(void *opaque, const char *dn, GError **err)
 static gpointer server_thread(gpointer p)
 {
     Server *s = p;
-    s->result = chan_tls_server(s->plain, s->creds, s->authz_identity ? authz : NULL, s, &s->err);
+    if (chan_tls_server(s->plain, s->creds, s->authz_identity ? authz : NULL, s, &s->err))
+        s->result = s->plain;
+    else
+        chan_close(s->plain);
     return NULL;
 }
 
@@ -52,7 +55,11 @@ static Chan *handshake(Server *s, const char *client_dir, const char *hostname, 
     s->plain = chan_wrap(sv[0], true, 0, g_strdup("server"));
     GThread *t = g_thread_new("tls-server", server_thread, s);
     ChanTlsCreds *cc = load(client_dir, CHAN_TLS_CLIENT, true);
-    Chan *c = chan_tls_client(chan_wrap(sv[1], true, 0, g_strdup("client")), cc, hostname, cerr);
+    Chan *c = chan_wrap(sv[1], true, 0, g_strdup("client"));
+    if (!chan_tls_client(c, cc, hostname, cerr)) {
+        chan_close(c);
+        c = NULL;
+    }
     chan_tls_creds_unref(cc);
     /* A client that gave up closed its end, so a server waiting for more ends too. */
     g_thread_join(t);
@@ -131,7 +138,8 @@ static void test_refusals(void)
     s.plain = chan_wrap(sv[0], true, 0, g_strdup("server"));
     GThread *t = g_thread_new("tls-server", server_thread, &s);
     ChanTlsCreds *cc = load(creds_dir, CHAN_TLS_CLIENT, false);
-    c = chan_tls_client(chan_wrap(sv[1], true, 0, g_strdup("client")), cc, "wrong.example", &err);
+    c = chan_wrap(sv[1], true, 0, g_strdup("client"));
+    g_assert_true(chan_tls_client(c, cc, "wrong.example", &err));
     g_thread_join(t);
     g_assert_no_error(err);
     g_assert_nonnull(s.result);

@@ -325,3 +325,35 @@ def test_tls_without_hostname(vms, target, creds, transport):
     tls-hostname is set."""
     src, dst, uri = tls_pair(vms, target, creds, transport=transport)
     source_fails(src, uri, "No hostname available for TLS")
+
+
+@pytest.mark.migbench_only("migbench's exec channels run one way (docs/quirks.md); QEMU's "
+                           "handshake over `cat` hangs instead")
+def test_tls_over_exec_fails_handshake(vms, target, creds):
+    src, dst, uri = tls_pair(vms, target, creds, transport="exec",
+                             src_params={"tls-hostname": "localhost"})
+    desc = source_fails(src, uri)
+    assert desc.startswith("TLS handshake failed: "), desc
+
+
+@pytest.mark.migbench_only("QEMU 7.2 runs the handshake beside its migration state: a cancel "
+                           "then waits for a handshake that never ends")
+@pytest.mark.covers("command:migrate_cancel")
+def test_cancel_during_handshake(vms, target, creds):
+    """A destination that accepts the connection and never answers holds the source in its
+    TLS handshake; migrate_cancel ends it."""
+    import socket
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(1)
+    src = vms()
+    set_caps(src.qmp, events=True)
+    add_creds(src, target, "tls0", creds["good"], "client")
+    src.qmp.call("migrate-set-parameters", {"tls-creds": "tls0"})
+    expect_ok(src.qmp.cmd("migrate", {"uri": f"tcp:127.0.0.1:{lst.getsockname()[1]}"}))
+    conn, _ = lst.accept()  # the source is now in its handshake, waiting for the server
+    expect_ok(src.qmp.cmd("migrate_cancel"))
+    assert wait_status(src.qmp, ("cancelled", "failed", "completed")) == "cancelled"
+    assert src.qmp.call("query-status")["status"] == "running"
+    conn.close()
+    lst.close()
