@@ -58,31 +58,34 @@ static double migrate(const char *migbench, const char *size, bool tls, unsigned
     return rate;
 }
 
-static GSubprocess *qemu_vm(const char *dir, const char *name, const char *size, bool incoming,
-                            const char *creds)
+/* The destination: anonymous RAM under the same backend id as the source's (same block). */
+static GSubprocess *qemu_dst(const char *dir, const char *size, const char *creds)
 {
-    gchar *qmp = g_strdup_printf("unix:%s/%s.qmp,server=on,wait=off", dir, name);
-    gchar *tls = g_strdup_printf("tls-creds-x509,id=tls0,dir=%s,endpoint=%s", creds,
-                                 incoming ? "server" : "client");
+    gchar *qmp = g_strdup_printf("unix:%s/dst.qmp,server=on,wait=off", dir);
+    gchar *obj = g_strdup_printf("memory-backend-ram,id=mem,size=%s", size);
+    gchar *tls = g_strdup_printf("tls-creds-x509,id=tls0,dir=%s,endpoint=server", creds);
     const char *argv[] = { "qemu-system-x86_64",
                            "-nodefaults",
                            "-display",
                            "none",
                            "-machine",
-                           "pc",
+                           "pc,memory-backend=mem",
                            "-accel",
                            "tcg",
                            "-m",
                            size,
                            "-object",
+                           obj,
+                           "-object",
                            tls,
                            "-qmp",
                            qmp,
-                           incoming ? "-incoming" : "-S",
-                           incoming ? "defer" : NULL,
+                           "-incoming",
+                           "defer",
                            NULL };
     GSubprocess *p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDERR_SILENCE, NULL);
     g_free(qmp);
+    g_free(obj);
     g_free(tls);
     return p;
 }
@@ -146,7 +149,7 @@ static double migrate_qemu(const char *size, const char *ram, const char *creds,
                            unsigned multifd)
 {
     gchar *dir = g_dir_make_tmp("bench-tls-qemu-XXXXXX", NULL);
-    GSubprocess *dst = qemu_vm(dir, "dst", size, true, creds);
+    GSubprocess *dst = qemu_dst(dir, size, creds);
     GSubprocess *src = qemu_src(dir, size, ram, creds);
     gchar *sq = g_strdup_printf("unix:%s/src.qmp", dir),
           *dq = g_strdup_printf("unix:%s/dst.qmp", dir);
