@@ -603,6 +603,12 @@ static json_object *run_migration(const RunOptions *o, const char *dir, GError *
     if (drep && json_object_object_get(drep, "load-wall-ms"))
         json_object_object_add(wall, "destination-load-ms",
                                json_object_get(json_object_object_get(drep, "load-wall-ms")));
+    if (srep && json_object_object_get(srep, "migration-cpu-ms"))
+        json_object_object_add(wall, "source-cpu-ms",
+                               json_object_get(json_object_object_get(srep, "migration-cpu-ms")));
+    if (drep && json_object_object_get(drep, "load-cpu-ms"))
+        json_object_object_add(wall, "destination-cpu-ms",
+                               json_object_get(json_object_object_get(drep, "load-cpu-ms")));
     if (srep && json_object_object_get(srep, "peak-rss-bytes"))
         json_object_object_add(wall, "source-peak-rss-bytes",
                                json_object_get(json_object_object_get(srep, "peak-rss-bytes")));

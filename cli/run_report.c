@@ -194,6 +194,12 @@ void run_report_print(FILE *out, json_object *report)
     if (w)
         fprintf(out, "  wall clock      %s\n",
                 mb_fmt_duration(a, sizeof(a), num(w, "elapsed-ms") * 1000000));
+    if (w && get(w, "source-cpu-ms") && get(w, "destination-cpu-ms"))
+        /* what the migration cost the host, all threads: the source from `migrate` to its
+         * end, the destination from its start (prefaulting included) to the end of the load */
+        fprintf(out, "  host CPU        source %.2f s, destination %.2f s\n",
+                json_object_get_double(get(w, "source-cpu-ms")) / 1e3,
+                json_object_get_double(get(w, "destination-cpu-ms")) / 1e3);
     if (w && get(w, "source-peak-rss-bytes") && get(w, "destination-peak-rss-bytes")) {
         char rss_d[32];
         fprintf(out, "  peak RSS        source %s, destination %s\n",

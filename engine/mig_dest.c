@@ -206,6 +206,9 @@ static gpointer incoming_thread(gpointer opaque)
     /* Wall-clock load time (reports only, never a sim result): up to the end of the stream,
      * before verification. */
     int64_t load_ns = mb_monotonic_ns() - t0;
+    /* CPU from the process's start: a receiver's preparation (prefaulting guest RAM from
+     * creation on) is part of what receiving costs */
+    e->in.load_cpu_ns = mb_process_cpu_ns();
     g_mutex_lock(&e->in.lock);
     MigMultifdRecv *mf = e->in.multifd;
     e->in.multifd = NULL;

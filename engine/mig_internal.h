@@ -93,6 +93,7 @@ typedef struct MigOutgoing {
     MigPublished pub;
     int64_t start_time;           /* guest clock, ms */
     int64_t wall_start, wall_end; /* monotonic ns of migrate and of the end (reports only) */
+    int64_t cpu_start, cpu_end;   /* process CPU ns at the same two moments (reports only) */
     bool must_remove_block_options;
     MigSem pause_sem;
     atomic_bool start_postcopy;
@@ -118,6 +119,7 @@ typedef struct MigIncoming {
     char *guest_state_runstate;
     struct MigMultifdRecv *multifd; /* guarded by lock */
     bool stopping;                  /* the vm is shutting down (atomic) */
+    int64_t load_cpu_ns;            /* process CPU from start to the end of the load (reports) */
 } MigIncoming;
 
 struct MigEngine {

@@ -68,6 +68,8 @@ void mig_out_begin(MigEngine *e)
     e->out.start_time = start;
     e->out.wall_start = mb_monotonic_ns();
     e->out.wall_end = 0;
+    e->out.cpu_start = mb_process_cpu_ns();
+    e->out.cpu_end = 0;
     e->out.pub.now_ms = start;
     g_mutex_unlock(&e->out.lock);
 }
@@ -182,6 +184,7 @@ void mig_out_mark_end(MigEngine *e)
 {
     g_mutex_lock(&e->out.lock);
     e->out.wall_end = mb_monotonic_ns();
+    e->out.cpu_end = mb_process_cpu_ns();
     g_mutex_unlock(&e->out.lock);
 }
 
@@ -313,6 +316,15 @@ void mig_out_attach_handshake(MigEngine *e, Chan *c)
     if (c && atomic_load(&e->out.state) == MIG_CANCELLING)
         chan_shutdown(c);
     g_mutex_unlock(&e->out.lock);
+}
+
+double mig_out_cpu_ms(MigEngine *e)
+{
+    g_mutex_lock(&e->out.lock);
+    int64_t start = e->out.cpu_start, end = e->out.cpu_end;
+    bool ended = e->out.wall_end != 0;
+    g_mutex_unlock(&e->out.lock);
+    return ended && end >= start ? (double)(end - start) / 1e6 : -1;
 }
 
 void mig_out_cancel(MigEngine *e)

@@ -117,6 +117,9 @@ GArray *mig_out_passes(MigEngine *e);
 GArray *mig_out_samples(MigEngine *e);
 /* Wall-clock ms from `migrate` to the end of the migration thread, or -1 before the end. */
 double mig_out_wall_ms(MigEngine *e);
+/* CPU time the whole source process used over the same span (all threads: migration,
+ * multifd, compression, guest), in ms; -1 before the end.  Reports only. */
+double mig_out_cpu_ms(MigEngine *e);
 
 /* ---- requests from the command handlers and scenario actions ---- */
 /* migrate_cancel (QEMU's migrate_fd_cancel): running -> cancelling, wakes a paused or

@@ -90,6 +90,9 @@ void mig_report_source_end(MigEngine *e)
     double wall_ms = mig_out_wall_ms(e);
     if (wall_ms >= 0)
         json_object_object_add(o, "migration-wall-ms", json_object_new_double(wall_ms));
+    double cpu_ms = mig_out_cpu_ms(e);
+    if (cpu_ms >= 0)
+        json_object_object_add(o, "migration-cpu-ms", json_object_new_double(cpu_ms));
     /* Host figures, for benchmarks only (they differ from machine to machine). */
     json_object_object_add(o, "peak-rss-bytes", json_object_new_uint64(mb_peak_rss()));
     write_report(e, o);
@@ -108,6 +111,8 @@ void mig_report_dest_end(MigEngine *e, bool ok, const char *error, int64_t load_
     if (error)
         json_object_object_add(o, "error-desc", json_object_new_string(error));
     json_object_object_add(o, "load-wall-ms", json_object_new_int64(load_ms));
+    json_object_object_add(o, "load-cpu-ms",
+                           json_object_new_double((double)e->in.load_cpu_ns / 1e6));
     json_object_object_add(o, "peak-rss-bytes", json_object_new_uint64(mb_peak_rss()));
     if (announce)
         json_object_object_add(o, "announce", announce);

@@ -115,6 +115,9 @@ char *mb_fmt_duration(char *buf, size_t len, int64_t ns);
 int64_t mb_monotonic_ns(void);
 /* CLOCK_REALTIME in ns (QMP event timestamps). */
 int64_t mb_realtime_ns(void);
+/* CPU time (user + system) of the whole process so far, all threads, in ns.  For reports
+ * of what a migration costs the host; like wall time, never a sim result. */
+int64_t mb_process_cpu_ns(void);
 
 /* ---- host ---- */
 /* MemAvailable of /proc/meminfo in bytes (what can be allocated without swapping out or

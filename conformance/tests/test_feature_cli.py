@@ -257,6 +257,12 @@ def test_run_json_carries_the_final_query_migrate_replies(vms, target):
         (res["total-time-ms"], res["downtime-ms"], res["setup-time-ms"])
     assert src["ram"]["transferred"] == res["transferred"]
     assert list(src)[:4] == ["status", "setup-time", "downtime", "total-time"]  # QDict order
+    # host figures, outside the deterministic part: CPU both sides used (the destination
+    # from its start, so at least what the source spent generating the pages it loads is
+    # not asked of it) and peak RSS
+    w = reports[0]["wall"]
+    assert 0 < w["source-cpu-ms"] and 0 < w["destination-cpu-ms"], w
+    assert w["source-peak-rss-bytes"] > 0 and w["destination-peak-rss-bytes"] > 0, w
     # doubles as QEMU 5.0 writes them ("%f", trailing zeros cut), not json-c's %.17g
     mbps = re.search(r'"query-migrate":.*"mbps":\s*([0-9.]+)', texts[0], re.S).group(1)
     assert re.fullmatch(r"\d+(\.\d{0,5}[1-9])?", mbps), mbps
