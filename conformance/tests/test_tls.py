@@ -95,7 +95,7 @@ def wait_output(vm, text, timeout=20.0):
 # ---- objects ----
 
 @pytest.mark.covers("command:object-add", "arg:object-add.qom-type", "arg:object-add.id",
-                    "arg:object-add.props", "command:object-del", "arg:object-del.id")
+                    "command:object-del", "arg:object-del.id")
 def test_object_add_and_del(vm, target, creds):
     add_creds(vm, target, "tls0", creds["good"], "server")
     expect_error(add_object(vm, target, "tls-creds-x509", "tls0", dir=creds["good"]),
@@ -128,6 +128,7 @@ def test_object_add_server_needs_its_certificate(vm, target, tmp_path, creds):
 
 @pytest.mark.schemas(*OLD, reason="QEMU 6.0 replaced object-add's 'props' by flat, "
                      "schema-typed arguments (other texts)")
+@pytest.mark.covers("arg:object-add.props")
 def test_object_add_property_errors(vm, target, creds):
     def add(t, props):
         return vm.qmp.cmd("object-add", {"qom-type": t, "id": "o", "props": props})
@@ -152,11 +153,14 @@ def test_object_on_command_line(vms, target, creds):
                                        "endpoint=server,verify-peer=on",
                                        "--object", "authz-simple,id=auth0,identity="
                                        + tlscerts.CLIENT_DN.replace(",", ",,")])
+    dst_params = {"tls-creds": "tls0"}
+    if target.v5:  # the 4.0-dev seed has no tls-authz
+        dst_params["tls-authz"] = "auth0"
     src = vms(extra=["--object", f"tls-creds-x509,id=tls0,dir={d},endpoint=client"])
     for vm in (src, dst):
         set_caps(vm.qmp, events=True)
     src.qmp.call("migrate-set-parameters", dict(converge(vms), **{"tls-creds": "tls0"}))
-    dst.qmp.call("migrate-set-parameters", {"tls-creds": "tls0", "tls-authz": "auth0"})
+    dst.qmp.call("migrate-set-parameters", dst_params)
     dst.qmp.call("migrate-incoming", {"uri": "tcp:127.0.0.1:0"})
     src.qmp.call("migrate", {"uri": outgoing_uri(vms, "tcp", dst)})
     complete(src, dst)
@@ -262,7 +266,9 @@ def test_tls_untrusted_client(vms, target, creds, tmp_path):
     destination's): the destination refuses the client and keeps waiting."""
     src_dir = tlscerts.trusting_both(creds["good"], creds["other"], str(tmp_path / "src"))
     src, dst, uri = tls_pair(vms, target, creds, src_dir=src_dir, dst_dir=creds["other"])
-    assert source_fails(src, uri)
+    desc = source_fails(src, uri)
+    # the source's handshake had completed: a stream error, in error-desc since 4.2
+    assert desc or not target.v5
     wait_output(dst, "The certificate hasn't got a known issuer")
     assert dst.qmp.call("query-status")["status"] == "inmigrate"
 
@@ -303,7 +309,8 @@ def test_tls_wrong_endpoint(vms, target, creds):
 
 def test_tls_wrong_endpoint_on_destination(vms, target, creds):
     src, dst, uri = tls_pair(vms, target, creds, dst_endpoint="client")
-    assert source_fails(src, uri)
+    desc = source_fails(src, uri)
+    assert desc or not target.v5
     wait_output(dst, "Expected TLS credentials for a server endpoint")
     assert dst.qmp.call("query-status")["status"] == "inmigrate"
 
