@@ -217,12 +217,29 @@ static gchar *build_scenario(const RunOptions *o, const char *dir, GError **err)
  * the user chose a store; too large a guest then fails at once, naming its size. */
 static gchar *guest_spec(const RunOptions *o, bool incoming)
 {
-    bool in_place = false;
-    for (gchar **c = o->caps; c && *c; c++)
+    bool in_place = false, block = false, inc = false;
+    for (gchar **c = o->caps; c && *c; c++) {
         in_place |= !strcmp(*c, "xbzrle=on") || !strcmp(*c, "compress=on");
-    if (incoming && in_place && g_str_has_prefix(o->guest, "sim:") && !strstr(o->guest, "store="))
-        return g_strdup_printf("%s,store=mem", o->guest);
-    return g_strdup(o->guest);
+        block |= !strcmp(*c, "block=on");
+    }
+    for (gchar **p = o->params; p && *p; p++)
+        inc |= !strcmp(*p, "block-incremental=on") || !strcmp(*p, "block-incremental=true");
+    bool sim = g_str_has_prefix(o->guest, "sim:");
+    gchar *spec = g_strdup(o->guest);
+    if (incoming && in_place && sim && !strstr(o->guest, "store=")) {
+        gchar *t = g_strdup_printf("%s,store=mem", spec);
+        g_free(spec);
+        spec = t;
+    }
+    /* With block migration the destination's disks are its own: a new empty image for a
+     * full copy, an overlay on the shared base for block-incremental (docs/sim.md), so
+     * that verification checks every disk page that had to travel. */
+    if (incoming && block && sim && !strstr(o->guest, "disk-image=")) {
+        gchar *t = g_strdup_printf("%s,disk-image=%s", spec, inc ? "base" : "empty");
+        g_free(spec);
+        spec = t;
+    }
+    return spec;
 }
 
 /* Starts one vm of the run with its share of the options. */

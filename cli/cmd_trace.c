@@ -101,6 +101,10 @@ static int cmd_gen(int argc, char **argv)
         GEN_OPT("to", "seq: end of the sweep [100M]", "SIZE"),
         GEN_OPT("phases", "phases: number of phases [4]", "N"),
         GEN_OPT("ws", "uniform, phases: working set", "SIZE|PCT"),
+        GEN_OPT("disk", "a disk drive0 besides the RAM [none]", "SIZE"),
+        GEN_OPT("disk-rate", "disk writes x 4 KiB per second [1M]", "BYTES/S"),
+        GEN_OPT("disk-used", "% of disk chunks with data in the base image [50]", "PCT"),
+        GEN_OPT("disk-ws", "working set of the disk writes [10%]", "SIZE|PCT"),
         { NULL }
     };
 #undef GEN_OPT

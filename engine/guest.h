@@ -37,6 +37,13 @@ typedef struct {
     uint64_t gpa;                     /* guest-physical base (informational) */
 } MbRamBlock;
 
+/* A disk of the guest (QEMU: a writable drive), migrated by block migration (blk/inc).
+ * Addressed in target-page units (MB_TARGET_PAGE_SIZE bytes). */
+typedef struct {
+    char name[MB_BLOCK_NAME_MAX + 1]; /* device name, as QEMU's drive id ("drive0") */
+    uint64_t size;                    /* bytes, a multiple of MB_TARGET_PAGE_SIZE */
+} MbDisk;
+
 typedef struct MbGuestOps {
     /* ---- clock ---- */
     /* Current guest time in ns (virtual in sim). */
@@ -75,6 +82,20 @@ typedef struct MbGuestOps {
      * without it the engine copies into page_host (mb_guest_page_store). */
     bool (*page_store)(MbGuest *g, unsigned block, uint64_t page, const uint8_t *data);
 
+    /* ---- disks (required when ndisks > 0, else may be NULL) ---- */
+    /* ORs the pages of disk `disk` written since the previous call (or since the guest was
+     * created) into `bitmap` (bit = disk page) and clears the guest's own disk log.
+     * Returns the number of bits newly set. */
+    uint64_t (*disk_log_sync)(MbGuest *g, unsigned disk, uint64_t *bitmap);
+    /* Whether a disk page differs from the disk's base image (was written since): what
+     * QEMU's bdrv_is_allocated says of an overlay on a shared base (block-incremental). */
+    bool (*disk_allocated)(MbGuest *g, unsigned disk, uint64_t page);
+    /* The bytes of one disk page, like page_read. */
+    const uint8_t *(*disk_read)(MbGuest *g, unsigned disk, uint64_t page, uint8_t *scratch);
+    /* Incoming guests: writes one received disk page (NULL: zeroes).  False when the guest
+     * cannot take it. */
+    bool (*disk_write)(MbGuest *g, unsigned disk, uint64_t page, const uint8_t *data);
+
     /* ---- vCPU and device state ---- */
     /* A blob with everything but RAM (registers, sim cursor, ...), versioned by the
      * implementation.  New GBytes. */
@@ -83,8 +104,9 @@ typedef struct MbGuestOps {
      * is malformed or does not match this guest (different trace, vCPU count, ...). */
     bool (*load_state)(MbGuest *g, const uint8_t *data, size_t len, GError **err);
     /* Destination, after RAM and state were loaded and before the guest runs: checks every
-     * page against what the source had at switchover (sim: the content model; KVM: the
-     * marker pattern).  False with an error naming the first bad page and the count. */
+     * page (and every disk page) against what the source had at switchover (sim: the content
+     * model; KVM: the marker pattern).  False with an error naming the first bad page and the
+     * count. */
     bool (*verify)(MbGuest *g, GError **err);
 
     /* ---- description ---- */
@@ -103,6 +125,8 @@ struct MbGuest {
     bool virtual_time; /* true for sim: now()/wait_until() are virtual */
     unsigned nblocks;
     MbRamBlock *blocks; /* owned by the implementation */
+    unsigned ndisks;    /* 0: no disk (block migration then has nothing to copy) */
+    MbDisk *disks;      /* owned by the implementation */
 };
 
 /* Convenience wrappers, so callers read like plain functions. */
@@ -142,6 +166,10 @@ static inline bool mb_guest_page_store(MbGuest *g, unsigned block, uint64_t page
     else if (!mb_buffer_is_zero(host, MB_TARGET_PAGE_SIZE))
         memset(host, 0, MB_TARGET_PAGE_SIZE);
     return true;
+}
+static inline uint64_t mb_guest_disk_pages(const MbGuest *g, unsigned d)
+{
+    return g->disks[d].size / MB_TARGET_PAGE_SIZE;
 }
 static inline void mb_guest_free(MbGuest *g)
 {

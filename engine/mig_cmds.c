@@ -242,6 +242,13 @@ static bool migrate_prepare(MigEngine *e, json_object *args, GError **err)
         mb_error_set(err, "Guest is waiting for an incoming migration");
         return false;
     }
+    if ((blk || inc || mig_cap(e, MIG_CAP_BLOCK)) && e->guest->ndisks == 0 &&
+        !e->guest->ops->disk_read) {
+        /* A guest that cannot have disks (KVM, for now): refuse rather than pretend. */
+        mb_error_set(err, "Block migration is not built for the %s guest yet: it has no disk",
+                     e->guest->kind);
+        return false;
+    }
     if (blk || inc) {
         if (mig_cap(e, MIG_CAP_BLOCK) || mig_params_num(&e->params, MP_BLOCK_INCREMENTAL)) {
             mb_error_set(err, "Command options are incompatible with current migration "

@@ -1,8 +1,10 @@
 /* mig_engine: creation and teardown of the engine of one vm (see mig.h).
  *
  * The top of the engine: it creates and frees the parts and nothing calls back into it. */
+#include "mig_bitmaps.h"
 #include "mig_cmds.h"
 #include "mig_dest.h"
+#include "mig_disk_log.h"
 #include "mig_internal.h"
 #include "mig_objects.h"
 #include "mig_outgoing.h"
@@ -46,6 +48,9 @@ MigEngine *mig_engine_new(QmpServer *qmp, const Schema *schema, MbGuest *guest,
         e->block_names[b] = guest->blocks[b].name;
         e->block_sizes[b] = guest->blocks[b].size;
     }
+    if (guest->ndisks && guest->ops->disk_log_sync)
+        e->disk_log = mig_disk_log_new(guest);
+    e->bitmaps = mig_bitmaps_new(guest, e->disk_log);
     g_mutex_init(&e->state_lock);
     g_mutex_init(&e->rs_lock);
     mig_out_init(e);
@@ -56,6 +61,7 @@ MigEngine *mig_engine_new(QmpServer *qmp, const Schema *schema, MbGuest *guest,
 
     runstate_register_qmp(e);
     mig_cmds_register(e);
+    mig_bitmaps_register(e);
     mig_objects_init(e);
     for (unsigned i = 0; cfg->objects && cfg->objects[i]; i++) {
         if (!mig_objects_add_opts(e, cfg->objects[i], err)) {
@@ -98,6 +104,8 @@ void mig_engine_free(MigEngine *e)
     mig_params_clear(&e->params);
     mig_caps_clear(&e->caps);
     mig_scenario_free(e->scenario);
+    mig_bitmaps_free(e->bitmaps);
+    mig_disk_log_free(e->disk_log);
     g_free(e->block_names);
     g_free(e->block_sizes);
     g_free(e);

@@ -42,7 +42,9 @@ typedef struct {
     double mbps;
     double pages_per_second;
     int throttle_pct;
-    bool ram_valid; /* the RAM part exists (setup done) */
+    bool ram_valid;   /* the RAM part exists (setup done) */
+    bool disk_active; /* block migration has disks to copy (QEMU's blk_mig_active) */
+    uint64_t disk_transferred, disk_remaining, disk_total;
     int64_t now_ms; /* guest clock at publication (total-time while running) */
 } MigPublished;
 
@@ -144,6 +146,8 @@ struct MigEngine {
 
     struct MigScenario *scenario; /* --scenario, or NULL */
     GThread *source_thread;       /* mig_source.c: the running or finished migration thread */
+    struct MigDiskLog *disk_log;  /* the guest's disk write log (NULL: no disk) */
+    struct MigBitmaps *bitmaps;   /* named dirty bitmaps of the disks (mig_bitmaps.h) */
     const char **block_names;     /* the guest's RAM block names and sizes, by index */
     uint64_t *block_sizes;
     MigOutgoing out;

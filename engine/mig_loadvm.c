@@ -2,6 +2,8 @@
  * qemu_loadvm_state): header, configuration, commands, sections with footers, device
  * state, EOF.  Every failure names what was wrong and the stream offset where it was. */
 #include "mb_util.h"
+#include "mig_bitmap_stream.h"
+#include "mig_block.h"
 #include "mig_ram_load.h"
 #include "mig_loadvm.h"
 #include "mig_savevm.h"
@@ -181,6 +183,16 @@ static bool load_section_data(MigLoad *ld, const SeenSection *s, GError **err)
             return fail(ld, err, cause);
         return true;
     }
+    if (!strcmp(s->idstr, "block")) {
+        if (!mig_block_load(ld->e->guest, ld->f, &cause))
+            return fail(ld, err, cause);
+        return true;
+    }
+    if (!strcmp(s->idstr, "dirty-bitmap")) {
+        if (!mig_bitmap_load(ld->e->bitmaps, ld->f, &cause))
+            return fail(ld, err, cause);
+        return true;
+    }
     if (!strcmp(s->idstr, "globalstate"))
         return load_globalstate(ld, err);
     if (!strcmp(s->idstr, MIG_GUEST_IDSTR))
@@ -202,8 +214,9 @@ static bool load_section_start(MigLoad *ld, GError **err)
     if (mig_file_error(ld->f))
         return stream_error(ld, err);
     uint32_t max_version = !strcmp(s.idstr, "ram") ? MIG_RAM_VERSION : 1;
-    if (instance != 0 || (strcmp(s.idstr, "ram") && strcmp(s.idstr, "globalstate") &&
-                          strcmp(s.idstr, MIG_GUEST_IDSTR)))
+    if (instance != 0 ||
+        (strcmp(s.idstr, "ram") && strcmp(s.idstr, "globalstate") && strcmp(s.idstr, "block") &&
+         strcmp(s.idstr, "dirty-bitmap") && strcmp(s.idstr, MIG_GUEST_IDSTR)))
         return failf(ld, err,
                      "Unknown savevm section or instance '%s' %u. Make sure that your current "
                      "VM setup matches your saved VM setup, including any hotplugged devices",
@@ -272,6 +285,14 @@ static bool load_command(MigLoad *ld, GError **err)
             chan_write_all(*ld->rp, msg, sizeof(msg), NULL);
         }
         return true;
+    case MIG_CMD_POSTCOPY_ADVISE:
+        /* An empty advice: dirty bitmaps only, no RAM postcopy (QEMU's
+         * loadvm_postcopy_handle_advise accepts it and does nothing). */
+        if (len == 0 && !mig_cap(ld->e, MIG_CAP_POSTCOPY_RAM))
+            return true;
+        if (len == 0)
+            return failf(ld, err, "RAM postcopy is enabled but have 0 byte advise");
+        return failf(ld, err, "%s is not supported by this migbench build yet", names[cmd]);
     default: return failf(ld, err, "%s is not supported by this migbench build yet", names[cmd]);
     }
 }

@@ -200,6 +200,12 @@ void mig_out_publish(MigEngine *e, const MigOutRam *ram, void (*announce)(void *
         e->out.pub.total = ram->total;
         e->out.pub.ram_valid = true;
     }
+    if (ram) {
+        e->out.pub.disk_active = ram->disk_active;
+        e->out.pub.disk_transferred = ram->disk_transferred;
+        e->out.pub.disk_remaining = ram->disk_remaining;
+        e->out.pub.disk_total = ram->disk_total;
+    }
     e->out.pub.now_ms = now;
     if (announce)
         announce(opaque);

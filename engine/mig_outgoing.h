@@ -77,6 +77,9 @@ typedef struct {
     bool valid;
     uint64_t dirty_pages;
     uint64_t total;
+    /* Block migration's figures (MigrationInfo.disk), shown while disk_active. */
+    bool disk_active;
+    uint64_t disk_transferred, disk_remaining, disk_total;
 } MigOutRam;
 /* Publishes the live counters and `ram` (may be NULL: not set up yet), with the guest clock.
  * If `announce` is not NULL it runs under the lock query-migrate marks the event queue

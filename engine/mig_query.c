@@ -73,6 +73,13 @@ static void source_details(MigEngine *e, json_object *info, const MigPublished *
         add_int(info, "expected-downtime", p->expected_downtime);
     }
     json_object_object_add(info, "ram", ram_info(p, completed));
+    if (!completed && p->disk_active) { /* QEMU's populate_disk_info */
+        json_object *d = json_object_new_object();
+        add_u64(d, "transferred", p->disk_transferred);
+        add_u64(d, "remaining", p->disk_remaining);
+        add_u64(d, "total", p->disk_total);
+        json_object_object_add(info, "disk", d);
+    }
     if (mig_cap(e, MIG_CAP_XBZRLE))
         json_object_object_add(info, "xbzrle-cache", xbzrle_info(e, &p->c));
     if (mig_cap(e, MIG_CAP_COMPRESS))

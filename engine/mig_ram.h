@@ -38,7 +38,8 @@ typedef struct {
 
 /* What RAM saving needs from its driver.  Every method is called on the thread that called
  * into RAM saving (mig_ram_save_*), with `opaque` from MigRamConfig; none may call back into
- * the same MigRam except where a method says so.  All are required (non-NULL). */
+ * the same MigRam except where a method says so.  All are required (non-NULL) but
+ * block_bulk_active. */
 typedef struct MigRamOps {
     /* Between two target pages (QEMU's migration_rate_limit): the driver updates its
      * bandwidth window, may run time-based actions and apply a live XBZRLE resize
@@ -59,6 +60,10 @@ typedef struct MigRamOps {
     void (*pass)(void *opaque, const MigRamPass *p);
     /* Auto-converge decided that the guest must be throttled to `pct` percent (1..99). */
     void (*throttle)(void *opaque, int pct);
+    /* Optional (NULL: no block migration): whether block migration is still in its bulk
+     * phase, during which auto-converge stays off as in QEMU (RAM seems to make no
+     * progress while the disks take the link). */
+    bool (*block_bulk_active)(void *opaque);
 } MigRamOps;
 
 typedef struct {

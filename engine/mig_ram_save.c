@@ -210,7 +210,8 @@ static void trigger_throttle(MigRam *r)
     uint64_t dirty = r->num_dirty_pages_period * MB_TARGET_PAGE_SIZE;
     uint64_t threshold = r->v5 ? xfer * param(r, MP_THROTTLE_TRIGGER_THRESHOLD) / 100 : xfer / 2;
 
-    if (!cap(r, MIG_CAP_AUTO_CONVERGE))
+    if (!cap(r, MIG_CAP_AUTO_CONVERGE) ||
+        (r->ops->block_bulk_active && r->ops->block_bulk_active(r->opaque)))
         return;
     if (dirty > threshold && ++r->dirty_rate_high_cnt >= 2) {
         r->dirty_rate_high_cnt = 0;

@@ -14,6 +14,8 @@
 #include "mig_source.h"
 #include "mig_tls.h"
 #include "mb_util.h"
+#include "mig_bitmap_stream.h"
+#include "mig_block.h"
 #include "mig_multifd.h"
 #include "mig_outgoing.h"
 #include "mig_ram.h"
@@ -32,6 +34,9 @@ typedef struct MigSource {
     MigEngine *e;
     MigFile *f;
     MigRam *ram;
+    MigBlock *block;         /* when the block capability is on; owned */
+    bool bitmaps;            /* the dirty-bitmaps capability: the "dirty-bitmap" section */
+    unsigned nbitmaps;       /* bitmaps it announced */
     MigMultifdSend *multifd; /* when the multifd capability is on; owned */
     Chan *rp;                /* return path, read by rp_thread */
     GThread *rp_thread;
@@ -98,6 +103,8 @@ static void publish_with(MigSource *s, void (*announce)(void *), void *opaque)
         ram.dirty_pages = mig_ram_dirty_pages(s->ram);
         ram.total = mig_ram_total(s->ram);
     }
+    ram.disk_active =
+        mig_block_stats(s->block, &ram.disk_transferred, &ram.disk_remaining, &ram.disk_total);
     mig_out_publish(s->e, &ram, announce, opaque);
 }
 
@@ -235,6 +242,11 @@ static void ram_throttle(void *opaque, int pct)
     s->e->guest->ops->set_throttle(s->e->guest, pct);
 }
 
+static bool ram_block_bulk_active(void *opaque)
+{
+    return mig_block_bulk_active(((MigSource *)opaque)->block);
+}
+
 static const MigRamOps ram_ops = {
     .rate_limit = ram_rate_limit,
     .wait_until = ram_wait_until,
@@ -242,6 +254,7 @@ static const MigRamOps ram_ops = {
     .publish = ram_publish,
     .pass = ram_pass,
     .throttle = ram_throttle,
+    .block_bulk_active = ram_block_bulk_active,
 };
 
 /* ---- return path ---- */
@@ -330,9 +343,20 @@ static void completion(MigSource *s)
         ok = maybe_pause(s, &cur, MIG_DEVICE);
         if (ok) {
             mig_file_set_rate_limit(s->f, 0);
+            if (s->block) { /* handlers complete in registration order: block first */
+                mig_save_section_short(s->f, MIG_SEC_END, MIG_SECTION_BLOCK);
+                mig_block_save_complete(s->block);
+                mig_save_footer(s->f, MIG_SECTION_BLOCK);
+                publish(s); /* no disk figures from here on, as QEMU */
+            }
             mig_save_section_short(s->f, MIG_SEC_END, MIG_SECTION_RAM);
             mig_ram_save_complete(s->ram);
             mig_save_footer(s->f, MIG_SECTION_RAM);
+            if (s->bitmaps) {
+                mig_save_section_short(s->f, MIG_SEC_END, MIG_SECTION_DIRTY_BITMAP);
+                mig_bitmap_save_complete(e->bitmaps, s->f, s->nbitmaps);
+                mig_save_footer(s->f, MIG_SECTION_DIRTY_BITMAP);
+            }
             mig_save_devices(e, s->f, saved_rs);
             ok = !mig_file_error(s->f);
         }
@@ -380,15 +404,33 @@ static bool detect_error(MigSource *s)
     return true;
 }
 
+/* QEMU's qemu_savevm_state_iterate: each live handler in registration order (block, then
+ * RAM), none once the stream is rate limited. */
+static void savevm_iterate(MigSource *s)
+{
+    if (s->block) {
+        mig_save_section_short(s->f, MIG_SEC_PART, MIG_SECTION_BLOCK);
+        mig_block_save_iterate(s->block);
+        mig_save_footer(s->f, MIG_SECTION_BLOCK);
+        /* QEMU goes on to the next handler after one that wrote bytes (block always
+         * writes its EOS mark), unless the stream is rate limited. */
+        if (mig_file_rate_limited(s->f))
+            return;
+    }
+    mig_save_section_short(s->f, MIG_SEC_PART, MIG_SECTION_RAM);
+    mig_ram_save_iterate(s->ram);
+    mig_save_footer(s->f, MIG_SECTION_RAM);
+}
+
 /* QEMU's migration_iteration_run: false to leave the loop. */
 static bool iteration_run(MigSource *s)
 {
     uint64_t pending = mig_ram_pending(s->ram, s->threshold_size);
 
+    if (s->block)
+        pending += mig_block_pending(s->block, s->threshold_size);
     if (pending && pending >= s->threshold_size) {
-        mig_save_section_short(s->f, MIG_SEC_PART, MIG_SECTION_RAM);
-        mig_ram_save_iterate(s->ram);
-        mig_save_footer(s->f, MIG_SECTION_RAM);
+        savevm_iterate(s);
         return true;
     }
     completion(s);
@@ -500,6 +542,10 @@ static void setup(MigSource *s)
         mig_save_command(s->f, MIG_CMD_OPEN_RETURN_PATH, 0, NULL);
         mig_save_command(s->f, MIG_CMD_PING, 4, one);
     }
+    /* QEMU advises postcopy for dirty bitmaps too; without postcopy-ram the advice is
+     * empty (postcopy itself is not built, so RAM never goes that way here). */
+    if (mig_cap(e, MIG_CAP_DIRTY_BITMAPS) && !mig_cap(e, MIG_CAP_POSTCOPY_RAM))
+        mig_save_command(s->f, MIG_CMD_POSTCOPY_ADVISE, 0, NULL);
     MigRamConfig rc = { .guest = e->guest,
                         .file = s->f,
                         .counters = mig_out_live(e),
@@ -518,9 +564,27 @@ static void setup(MigSource *s)
         mig_file_set_error(s->f, "%s", xerr->message);
         g_error_free(xerr);
     }
+    if (mig_cap(e, MIG_CAP_BLOCK)) {
+        MigBlockConfig bc = { .guest = e->guest,
+                              .file = s->f,
+                              .log = e->disk_log,
+                              .incremental = mig_params_num(&e->params, MP_BLOCK_INCREMENTAL),
+                              .zero_blocks = mig_cap(e, MIG_CAP_ZERO_BLOCKS) };
+        s->block = mig_block_new(&bc);
+        mig_save_section_header(s->f, MIG_SEC_START, MIG_SECTION_BLOCK, "block", MIG_BLOCK_VERSION);
+        mig_block_save_setup(s->block);
+        mig_save_footer(s->f, MIG_SECTION_BLOCK);
+    }
     mig_save_section_header(s->f, MIG_SEC_START, MIG_SECTION_RAM, "ram", MIG_RAM_VERSION);
     mig_ram_save_setup(s->ram);
     mig_save_footer(s->f, MIG_SECTION_RAM);
+    if (mig_cap(e, MIG_CAP_DIRTY_BITMAPS)) {
+        s->bitmaps = true;
+        mig_save_section_header(s->f, MIG_SEC_START, MIG_SECTION_DIRTY_BITMAP, "dirty-bitmap",
+                                MIG_DIRTY_BITMAP_VERSION);
+        s->nbitmaps = mig_bitmap_save_setup(e->bitmaps, s->f);
+        mig_save_footer(s->f, MIG_SECTION_DIRTY_BITMAP);
+    }
     mig_file_flush(s->f);
 
     mig_out_publish_setup_time(e, now_ms(e) - s->setup_start);
@@ -561,6 +625,10 @@ cleanup:
     publish(s);
     mig_out_attach_file(e, NULL);
     mig_ram_free(s->ram);
+    mig_block_free(s->block);
+    s->block = NULL;
+    if (s->bitmaps)
+        mig_bitmap_save_cleanup(e->bitmaps);
     if (s->multifd) {
         mig_out_attach_multifd(e, NULL);
         mig_multifd_send_free(s->multifd);

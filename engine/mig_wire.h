@@ -59,10 +59,12 @@ enum {
 #define RAM_SAVE_FLAG_COMPRESS_PAGE 0x100
 
 /* Section ids and names of migbench's savevm handlers. */
-#define MIG_SECTION_RAM         2
-#define MIG_SECTION_GLOBALSTATE 4
-#define MIG_SECTION_GUEST       5
-#define MIG_RAM_VERSION         4
-#define MIG_GUEST_IDSTR         "migbench/guest"
+#define MIG_SECTION_BLOCK        1 /* "block": registered before "ram", as in QEMU */
+#define MIG_SECTION_RAM          2
+#define MIG_SECTION_DIRTY_BITMAP 3 /* "dirty-bitmap": registered after "ram" */
+#define MIG_SECTION_GLOBALSTATE  4
+#define MIG_SECTION_GUEST        5
+#define MIG_RAM_VERSION          4
+#define MIG_GUEST_IDSTR          "migbench/guest"
 
 #endif

@@ -1,7 +1,8 @@
 /* fuzz_stream: arbitrary bytes as an incoming migration stream.  The destination must
  * reject anything malformed with an error, never crash, read out of bounds or leak.
  * The first input byte picks destination capabilities (compress, x-ignore-shared) so the
- * compressed and block-list paths are reached too; the rest is the stream.  The guest and
+ * compressed and block-list paths are reached too, and (bit 2) a guest with a 1 MiB disk
+ * for the block-migration and dirty-bitmap sections; the rest is the stream.  The guest and
  * the engine are built once, like a long-lived destination process. */
 #include "guest.h"
 #include "mig.h"
@@ -19,11 +20,13 @@
 /* The harness's guest lives as long as the process and is never freed, so it must not
  * start the store=mem prefault thread: nothing would ever join it (ThreadSanitizer reports
  * a thread leak), and 256 KiB gain nothing from prefaulting. */
-#define GUEST "uniform,size=256K,rate=4M,seed=1,prefault=off"
+#define GUEST      "uniform,size=256K,rate=4M,seed=1,prefault=off"
+#define GUEST_DISK GUEST ",disk=1M,disk-used=0%,disk-rate=0,disk-image=empty"
 
-static MigEngine *engine(void)
+static MigEngine *engine(bool disk)
 {
-    static MigEngine *e;
+    static MigEngine *engines[2];
+    MigEngine *e = engines[disk];
     if (e)
         return e;
     Schema *s = schema_new(NULL);
@@ -32,11 +35,12 @@ static MigEngine *engine(void)
         abort();
     json_object *v = json_object_new_object();
     QmpServer *q = qmp_server_new(s, NULL, v, true);
-    MbGuest *g = sim_guest_new(GUEST, true, NULL);
+    MbGuest *g = sim_guest_new(disk ? GUEST_DISK : GUEST, true, NULL);
     MigConfig cfg = { .start_paused = true };
     e = mig_engine_new(q, s, g, &cfg, NULL);
     if (!e)
         abort();
+    engines[disk] = e;
     return e;
 }
 
@@ -53,9 +57,9 @@ static void set_cap(MigEngine *e, const char *name, bool on)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    MigEngine *e = engine();
     if (size < 1)
         return 0;
+    MigEngine *e = engine(data[0] & 4);
     set_cap(e, "compress", data[0] & 1);
     set_cap(e, "x-ignore-shared", data[0] & 2);
     int fd = memfd_create("stream", MFD_CLOEXEC);

@@ -45,6 +45,8 @@ selection=(
     "conformance/tests/test_feature_ram.py::test_xbzrle_cache_resize_during_migration"
     "conformance/tests/test_feature_ram.py::test_return_path_reports_destination_failure"
     "conformance/tests/test_migrate_control.py::test_cancel_active_then_migrate_again"
+    "conformance/tests/test_block.py::test_blk_full_copy"
+    "conformance/tests/test_block.py::test_dirty_bitmaps_migrated"
     "conformance/tests/test_tls.py::test_tls_return_path"
     "conformance/tests/test_tls.py::test_tls_multifd"
 )

@@ -38,6 +38,7 @@ static void fill_random(uint64_t key, uint8_t *out)
 
 void sim_content_init(SimContent *c, uint64_t seed, const TraceMix *init)
 {
+    memset(c->disk_used, SIM_CONTENT_NOT_DISK, sizeof(c->disk_used));
     static const char letters[] = "etaoinshrdlcumwfgypbvkjxqz";
     char words[VOCAB][12];
     unsigned wl[VOCAB];
@@ -70,8 +71,20 @@ void sim_content_init(SimContent *c, uint64_t seed, const TraceMix *init)
     }
 }
 
+void sim_content_set_disk(SimContent *c, unsigned block, unsigned used_pct)
+{
+    if (block < TRACE_MAX_BLOCKS)
+        c->disk_used[block] = (uint8_t)MIN(used_pct, 100u);
+}
+
 int sim_content_initial_class(const SimContent *c, unsigned block, uint64_t page)
 {
+    if (block < TRACE_MAX_BLOCKS && c->disk_used[block] != SIM_CONTENT_NOT_DISK) {
+        uint64_t chunk = page / SIM_DISK_CHUNK_PAGES;
+        uint64_t h = mb_hash3(c->seed ^ K_INIT, 0xd15c0000u + block, chunk);
+        if ((((h >> 32) * 100) >> 32) >= c->disk_used[block])
+            return TRACE_CLASS_ZERO;
+    }
     return trace_mix_pick(&c->init, mb_hash3(c->seed ^ K_INIT, block, page));
 }
 

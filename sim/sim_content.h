@@ -22,10 +22,19 @@ typedef struct {
     uint64_t seed;
     TraceMix init;
     uint8_t text[SIM_TEXT_CORPUS]; /* derived from the seed at init */
+    /* Disk blocks: the share (percent) of 1 MiB chunks holding data in the base image;
+     * SIM_CONTENT_NOT_DISK for RAM blocks. */
+    uint8_t disk_used[TRACE_MAX_BLOCKS];
 } SimContent;
+
+#define SIM_CONTENT_NOT_DISK 0xff
+#define SIM_DISK_CHUNK_PAGES 256 /* 1 MiB: QEMU's block-migration chunk */
 
 /* Prepares the generator for a content seed and an initial-class mix (~50 us). */
 void sim_content_init(SimContent *c, uint64_t seed, const TraceMix *init);
+/* Makes `block` a disk whose base image has data in used_pct percent of its 1 MiB chunks
+ * (chosen by a hash of seed, block and chunk); the pages of the other chunks are zero. */
+void sim_content_set_disk(SimContent *c, unsigned block, unsigned used_pct);
 /* The class (1..4) of a page before its first write. */
 int sim_content_initial_class(const SimContent *c, unsigned block, uint64_t page);
 /* Writes the SIM_PAGE_SIZE bytes of a page into out.  cls is 1..4, or 0 for the page's

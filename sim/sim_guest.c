@@ -167,12 +167,19 @@ static uint8_t *sim_page_host(MbGuest *gg, unsigned block, uint64_t page)
  * too on some kernels), and in store=model only the page's digest is kept.  No lock: the incoming
  * and multifd threads store distinct pages, and the replay does not run while a guest is incoming.
  */
+static bool store_page(SimReplay *r, unsigned block, uint64_t page, const uint8_t *data);
+
 static bool sim_page_store(MbGuest *gg, unsigned block, uint64_t page, const uint8_t *data)
 {
     SimGuest *g = SG(gg);
     SimReplay *r = &g->rep;
-    if (block >= r->nblocks || page >= r->blk[block].npages)
+    if (block >= r->nram || page >= r->blk[block].npages)
         return false;
+    return store_page(r, block, page, data);
+}
+
+static bool store_page(SimReplay *r, unsigned block, uint64_t page, const uint8_t *data)
+{
     SimBlock *b = &r->blk[block];
     bool was = __atomic_load_n(&b->written[page >> 6], __ATOMIC_RELAXED) & (1ULL << (page & 63));
     if (r->model_mode) {
@@ -196,6 +203,50 @@ static bool sim_page_store(MbGuest *gg, unsigned block, uint64_t page, const uin
     return true;
 }
 
+/* ---- disks: blocks nram.. of the replay ---- */
+
+static uint64_t sim_disk_log_sync(MbGuest *gg, unsigned disk, uint64_t *bitmap)
+{
+    SimGuest *g = SG(gg);
+    g_mutex_lock(&g->replay_lock);
+    sim_guest_catch_up(g);
+    uint64_t n = sim_replay_disk_sync(&g->rep, g->rep.nram + disk, bitmap);
+    g_mutex_unlock(&g->replay_lock);
+    return n;
+}
+
+static bool sim_disk_allocated(MbGuest *gg, unsigned disk, uint64_t page)
+{
+    SimGuest *g = SG(gg);
+    g_assert(disk < gg->ndisks && page < mb_guest_disk_pages(gg, disk));
+    g_mutex_lock(&g->replay_lock);
+    sim_guest_catch_up(g);
+    /* Written at least once since the base image (the 28-bit version would have to wrap
+     * exactly to 0 with the initial class for a written page to look unwritten). */
+    bool a = g->rep.blk[g->rep.nram + disk].meta[page] != 0;
+    g_mutex_unlock(&g->replay_lock);
+    return a;
+}
+
+static const uint8_t *sim_disk_read(MbGuest *gg, unsigned disk, uint64_t page, uint8_t *scratch)
+{
+    g_assert(disk < gg->ndisks);
+    return sim_page_read(gg, SG(gg)->rep.nram + disk, page, scratch);
+}
+
+static bool sim_disk_write(MbGuest *gg, unsigned disk, uint64_t page, const uint8_t *data)
+{
+    SimGuest *g = SG(gg);
+    SimReplay *r = &g->rep;
+    if (disk >= gg->ndisks || page >= mb_guest_disk_pages(gg, disk) || !r->blk[r->nram + disk].recv)
+        return false;
+    SimBlock *b = &r->blk[r->nram + disk];
+    if (!store_page(r, r->nram + disk, page, data))
+        return false;
+    __atomic_fetch_or(&b->recv[page >> 6], 1ULL << (page & 63), __ATOMIC_RELAXED);
+    return true;
+}
+
 static GBytes *sim_save_state(MbGuest *gg)
 {
     return sim_state_save(SG(gg));
@@ -206,10 +257,33 @@ static bool sim_load_state(MbGuest *gg, const uint8_t *data, size_t len, GError 
     return sim_state_load(SG(gg), data, len, err);
 }
 
-/* One page of incoming memory (or its digest) against the content model. */
+/* A disk page the destination never received nor wrote holds what its disk image says
+ * (disk-image=): the source's own content (shared storage), the base image's, or zeroes;
+ * it must equal what the source has. */
+static bool disk_page_unreceived_matches(const SimReplay *r, unsigned b, uint64_t p,
+                                         uint8_t *expect)
+{
+    if (r->disk_image == SIM_DISK_SHARED)
+        return true;
+    uint32_t version;
+    int cls = sim_replay_page_class(r, b, p, &version);
+    if (r->blk[b].meta[p] == 0) /* unwritten on the source: the base image */
+        return r->disk_image == SIM_DISK_BASE || cls == TRACE_CLASS_ZERO;
+    sim_content_page(r->content, b, p, version, cls, expect);
+    if (r->disk_image == SIM_DISK_EMPTY)
+        return mb_buffer_is_zero(expect, SIM_PAGE_SIZE);
+    uint8_t *base = expect + SIM_PAGE_SIZE;
+    sim_content_page(r->content, b, p, 0, 0, base);
+    return memcmp(expect, base, SIM_PAGE_SIZE) == 0;
+}
+
+/* One page of incoming memory (or its digest) against the content model.  `expect` has
+ * room for two pages. */
 static bool page_matches(const SimReplay *r, unsigned b, uint64_t p, uint8_t *expect)
 {
     const SimBlock *blk = &r->blk[b];
+    if (blk->recv && !mb_bit_test(blk->recv, p))
+        return disk_page_unreceived_matches(r, b, p, expect);
     uint32_t version;
     int cls = sim_replay_page_class(r, b, p, &version);
     if (r->model_mode) {
@@ -242,7 +316,7 @@ typedef struct {
 static gpointer verify_part(gpointer opaque)
 {
     VerifyPart *v = opaque;
-    uint8_t *expect = g_malloc(SIM_PAGE_SIZE);
+    uint8_t *expect = g_malloc(2 * SIM_PAGE_SIZE);
     uint64_t base = 0;
     for (unsigned b = 0; b < v->r->nblocks; b++) {
         uint64_t n = v->r->blk[b].npages;
@@ -347,6 +421,16 @@ static json_object *sim_info(MbGuest *gg)
         json_object_object_add(o, "pages-per-class", pc);
     }
     json_object_object_add(o, "dirty-rate", json_object_new_uint64(g->rate));
+    if (gg->ndisks) {
+        json_object *disks = json_object_new_array();
+        for (unsigned d = 0; d < gg->ndisks; d++) {
+            json_object *dk = json_object_new_object();
+            json_object_object_add(dk, "name", json_object_new_string(gg->disks[d].name));
+            json_object_object_add(dk, "size", json_object_new_uint64(gg->disks[d].size));
+            json_object_array_add(disks, dk);
+        }
+        json_object_object_add(o, "disks", disks);
+    }
     json_object_object_add(o, "trace",
                            g->spec.is_file ? json_object_new_string(g->spec.path) : NULL);
     json_object_object_add(o, "method", json_object_new_string(trace_method_name(r->hdr.method)));
@@ -368,6 +452,7 @@ static void sim_free(MbGuest *gg)
     sim_replay_free(&g->rep);
     sim_spec_clear(&g->spec);
     g_free(g->base.blocks);
+    g_free(g->base.disks);
     g_free(g->describe);
     g_mutex_clear(&g->clock_lock);
     g_mutex_clear(&g->replay_lock);
@@ -387,6 +472,10 @@ static const MbGuestOps sim_ops = {
     .page_read = sim_page_read,
     .page_host = sim_page_host,
     .page_store = sim_page_store,
+    .disk_log_sync = sim_disk_log_sync,
+    .disk_allocated = sim_disk_allocated,
+    .disk_read = sim_disk_read,
+    .disk_write = sim_disk_write,
     .save_state = sim_save_state,
     .load_state = sim_load_state,
     .verify = sim_verify,
@@ -436,10 +525,17 @@ MbGuest *sim_guest_new(const char *spec, bool incoming, GError **err)
     }
     g->identity = trace_header_digest(&g->rep.hdr);
     const TraceHeader *h = &g->rep.hdr;
-    g->base.nblocks = h->nblocks;
-    g->base.blocks = g_new0(MbRamBlock, h->nblocks);
+    g->base.nblocks = g->rep.nram;
+    g->base.blocks = g_new0(MbRamBlock, g->rep.nram);
+    g->base.ndisks = h->nblocks - g->rep.nram;
+    g->base.disks = g_new0(MbDisk, g->base.ndisks + 1);
+    for (unsigned d = 0; d < g->base.ndisks; d++) {
+        g_strlcpy(g->base.disks[d].name, h->blocks[g->rep.nram + d].name,
+                  sizeof(g->base.disks[d].name));
+        g->base.disks[d].size = h->blocks[g->rep.nram + d].size;
+    }
     uint64_t gpa = 0;
-    for (unsigned i = 0; i < h->nblocks; i++) {
+    for (unsigned i = 0; i < g->rep.nram; i++) {
         MbRamBlock *b = &g->base.blocks[i];
         g_strlcpy(b->name, h->blocks[i].name, sizeof(b->name));
         b->size = h->blocks[i].size;
@@ -454,6 +550,12 @@ MbGuest *sim_guest_new(const char *spec, bool incoming, GError **err)
                                         trace_source_name(src), sz, h->content_seed)
                       : g_strdup_printf("sim %s %s seed=%" G_GUINT64_FORMAT,
                                         trace_gen_kind_name(g->spec.gen.kind), sz, h->content_seed);
+    for (unsigned d = 0; d < g->base.ndisks; d++) {
+        char *old = g->describe;
+        mb_fmt_bytes(sz, sizeof(sz), (double)g->base.disks[d].size);
+        g->describe = g_strdup_printf("%s disk %s %s", old, g->base.disks[d].name, sz);
+        g_free(old);
+    }
     /* Warmup: replay this much trace time (unlogged) before the clock starts at 0. */
     g->tt = g->spec.warmup_ns;
     sim_replay_advance(&g->rep, g->tt);

@@ -29,6 +29,13 @@
 typedef enum { SIM_STORE_AUTO, SIM_STORE_MEM, SIM_STORE_MODEL } SimStore;
 #define SIM_STORE_AUTO_MEM_MAX ((uint64_t)2 << 30)
 
+/* What an incoming guest's disks are before a migration writes into them (disk-image=):
+ * shared: the source's image itself, on shared storage (migration without blk/inc; the
+ * default); base: a local overlay on the shared base image (what block-incremental
+ * needs); empty: a new zeroed image (a full copy, blk).  A disk page that no migration
+ * wrote reads accordingly: the source's content, the base image's, or zeroes. */
+typedef enum { SIM_DISK_SHARED, SIM_DISK_BASE, SIM_DISK_EMPTY } SimDiskImage;
+
 typedef struct {
     bool is_file;
     char *path;         /* trace file */
@@ -39,6 +46,7 @@ typedef struct {
     int64_t warmup_ns;
     SimStore store;
     bool prefault; /* store=mem: populate incoming memory ahead of the stream (default on) */
+    SimDiskImage disk_image; /* disk-image= (incoming guests) */
 } SimSpec;
 
 /* Parses a spec (the text after "sim:"); empty means "hotspot". */
@@ -56,14 +64,18 @@ typedef struct {
     uint8_t *mem;      /* incoming guests, store=mem: the received memory */
     uint64_t *written; /* incoming: pages that may be non-zero (set atomically) */
     uint32_t *digest;  /* store=model: digest of each written page, 0 = all zero */
+    uint64_t *recv;    /* incoming disks: pages received (or written here); the others
+                          read as the base image (disk-base=shared) or zero */
 } SimBlock;
 
 typedef struct {
     TraceSource *src; /* owned */
     TraceHeader hdr;  /* effective header (content seed override applied) */
     SimContent *content;
-    unsigned nblocks;
+    unsigned nblocks; /* RAM blocks then disks */
+    unsigned nram;    /* RAM blocks (the dirty log covers these only) */
     SimBlock *blk;
+    SimDiskImage disk_image; /* incoming disks (SimSpec) */
     bool loop;
     bool logging;
     bool mem_mode;   /* incoming memory holds the pages (until verified or written on) */
@@ -111,7 +123,9 @@ uint32_t sim_page_digest(const uint8_t *page);
 /* Which store an incoming guest of `bytes` RAM uses; false with a clear error when
  * store=mem cannot fit in this host's available memory. */
 bool sim_store_choose(SimStore asked, uint64_t bytes, SimStore *out, GError **err);
-/* Pages per resolved class (index cls-1). */
+/* ORs and clears the write log of disk block `b` (>= nram: disks log always). */
+uint64_t sim_replay_disk_sync(SimReplay *r, unsigned b, uint64_t *bitmap);
+/* Pages per resolved class (index cls-1), RAM blocks only. */
 void sim_replay_count_classes(const SimReplay *r, uint64_t counts[TRACE_NCLASSES]);
 
 /* Lazily committed zeroed memory (MAP_NORESERVE); NULL on failure. */

@@ -35,7 +35,7 @@ static gpointer prefault_thread(gpointer opaque)
     SimReplay *r = opaque;
     const size_t chunk = (size_t)64 << 20;
 
-    for (unsigned i = 0; i < r->nblocks; i++) {
+    for (unsigned i = 0; i < r->nram; i++) { /* RAM only: disks are written sparsely */
         SimBlock *b = &r->blk[i];
         size_t len = b->npages * SIM_PAGE_SIZE;
         for (size_t off = 0; off < len && !__atomic_load_n(&r->prefault_stop, __ATOMIC_RELAXED);
@@ -50,7 +50,7 @@ static gpointer prefault_thread(gpointer opaque)
 
 static void prefault_start(SimReplay *r)
 {
-    for (unsigned i = 0; i < r->nblocks; i++)
+    for (unsigned i = 0; i < r->nram; i++)
         madvise(r->blk[i].mem, r->blk[i].npages * SIM_PAGE_SIZE, MADV_HUGEPAGE);
     r->prefault = g_thread_try_new("sim-prefault", prefault_thread, r, NULL);
 }
@@ -108,6 +108,10 @@ bool sim_replay_init(SimReplay *r, TraceSource *src, const SimSpec *spec, bool i
     sim_content_init(r->content, r->hdr.content_seed, &r->hdr.init_mix);
     r->loop = spec->loop;
     r->nblocks = r->hdr.nblocks;
+    r->nram = trace_header_ram_blocks(&r->hdr);
+    r->disk_image = spec->disk_image;
+    for (unsigned i = r->nram; i < r->nblocks; i++)
+        sim_content_set_disk(r->content, i, r->hdr.blocks[i].used_pct);
     r->blk = g_new0(SimBlock, r->nblocks);
     SimStore store = SIM_STORE_MEM;
     if (incoming && !sim_store_choose(spec->store, trace_header_total_size(&r->hdr), &store, err))
@@ -125,6 +129,15 @@ bool sim_replay_init(SimReplay *r, TraceSource *src, const SimSpec *spec, bool i
             b->digest = sim_lazy_alloc(digest_bytes(b));
             b->written = sim_lazy_alloc(written_bytes(b));
             ok = ok && b->digest && b->written;
+        }
+        if (i >= r->nram) { /* a disk: its write log is always on */
+            b->dirty = sim_lazy_alloc(log_words(b) * 8);
+            b->summary = sim_lazy_alloc(summary_words(b) * 8);
+            ok = ok && b->dirty && b->summary;
+            if (incoming) {
+                b->recv = sim_lazy_alloc(written_bytes(b));
+                ok = ok && b->recv;
+            }
         }
         if (!ok) {
             mb_error_set(
@@ -174,7 +187,7 @@ uint32_t sim_page_digest(const uint8_t *page)
 
 void sim_replay_log_stop(SimReplay *r)
 {
-    for (unsigned i = 0; i < r->nblocks; i++) {
+    for (unsigned i = 0; i < r->nram; i++) {
         SimBlock *b = &r->blk[i];
         sim_lazy_free(b->dirty, log_words(b) * 8);
         sim_lazy_free(b->summary, summary_words(b) * 8);
@@ -187,7 +200,7 @@ void sim_replay_log_start(SimReplay *r)
 {
     if (r->logging)
         return;
-    for (unsigned i = 0; i < r->nblocks; i++) {
+    for (unsigned i = 0; i < r->nram; i++) {
         SimBlock *b = &r->blk[i];
         b->dirty = sim_lazy_alloc(log_words(b) * 8);
         b->summary = sim_lazy_alloc(summary_words(b) * 8);
@@ -204,9 +217,11 @@ void sim_replay_drop_memory(SimReplay *r)
         sim_lazy_free(b->mem, b->npages * SIM_PAGE_SIZE);
         sim_lazy_free(b->written, written_bytes(b));
         sim_lazy_free(b->digest, digest_bytes(b));
+        sim_lazy_free(b->recv, written_bytes(b));
         b->mem = NULL;
         b->written = NULL;
         b->digest = NULL;
+        b->recv = NULL;
     }
     r->mem_mode = false;
     r->model_mode = false;
@@ -216,8 +231,13 @@ void sim_replay_free(SimReplay *r)
 {
     sim_replay_log_stop(r);
     sim_replay_drop_memory(r);
-    for (unsigned i = 0; r->blk && i < r->nblocks; i++)
+    for (unsigned i = 0; r->blk && i < r->nblocks; i++) {
         sim_lazy_free(r->blk[i].meta, meta_bytes(&r->blk[i]));
+        if (i >= r->nram) {
+            sim_lazy_free(r->blk[i].dirty, log_words(&r->blk[i]) * 8);
+            sim_lazy_free(r->blk[i].summary, summary_words(&r->blk[i]) * 8);
+        }
+    }
     g_free(r->blk);
     g_free(r->content);
     trace_source_free(r->src);
@@ -234,7 +254,7 @@ static void apply(SimReplay *r, const TraceEpoch *ep, bool record)
     const TraceEvent *ev = ep->ev;
     size_t n = ep->n;
 
-    if (!record || (!r->logging && !r->mem_mode && !r->model_mode)) {
+    if (!record || (!r->logging && !r->mem_mode && !r->model_mode && r->nram == r->nblocks)) {
         for (size_t i = 0; i < n; i++) {
             uint32_t *m = &r->blk[ev[i].block].meta[ev[i].page];
             uint32_t cls = ev[i].cls ? ev[i].cls : (*m & SIM_META_CLASS_MASK);
@@ -248,10 +268,12 @@ static void apply(SimReplay *r, const TraceEpoch *ep, bool record)
             uint32_t cls = ev[i].cls ? ev[i].cls : (m & SIM_META_CLASS_MASK);
             m = ((m + 16) & ~SIM_META_CLASS_MASK) | cls;
             b->meta[p] = m;
-            if (r->logging) {
+            if (b->dirty) { /* RAM while logging; disks always */
                 b->dirty[p >> 6] |= 1ULL << (p & 63);
                 b->summary[p >> 12] |= 1ULL << ((p >> 6) & 63);
             }
+            if (b->recv) /* a disk of a destination: this page is its own now */
+                b->recv[p >> 6] |= 1ULL << (p & 63);
             if (r->mem_mode) { /* the guest writes its memory */
                 sim_content_page(r->content, ev[i].block, p, SIM_META_VERSION(m), (int)cls,
                                  b->mem + p * SIM_PAGE_SIZE);
@@ -368,13 +390,44 @@ bool sim_replay_seek(SimReplay *r, uint64_t loop_count, uint64_t epoch_pos, int6
     return true;
 }
 
+/* ORs and clears one block's log into bm (NULL: just clear). */
+static uint64_t block_sync(SimBlock *b, uint64_t *bm)
+{
+    uint64_t newly = 0;
+    uint64_t *dirty = b->dirty, *sum = b->summary;
+    size_t sw = summary_words(b);
+    for (size_t s = 0; s < sw; s++) {
+        uint64_t bits = sum[s];
+        if (!bits)
+            continue;
+        sum[s] = 0;
+        while (bits) {
+            size_t w = s * 64 + (size_t)__builtin_ctzll(bits);
+            uint64_t d = dirty[w];
+            dirty[w] = 0;
+            if (bm) {
+                newly += (uint64_t)__builtin_popcountll(d & ~bm[w]);
+                bm[w] |= d;
+            }
+            bits &= bits - 1;
+        }
+    }
+    return newly;
+}
+
+uint64_t sim_replay_disk_sync(SimReplay *r, unsigned b, uint64_t *bitmap)
+{
+    g_assert(b >= r->nram && b < r->nblocks);
+    return block_sync(&r->blk[b], bitmap);
+}
+
 uint64_t sim_replay_log_sync(SimReplay *r, uint64_t *const *bitmaps)
 {
     uint64_t newly = 0;
 
     if (!r->logging)
         return 0;
-    for (unsigned i = 0; i < r->nblocks; i++) {
+    for (unsigned i = 0; i < r->nram; i++) {
         SimBlock *b = &r->blk[i];
         uint64_t *bm = bitmaps[i], *dirty = b->dirty, *sum = b->summary;
         size_t sw = summary_words(b);
@@ -437,7 +490,7 @@ int sim_replay_page_class(const SimReplay *r, unsigned b, uint64_t page, uint32_
 void sim_replay_count_classes(const SimReplay *r, uint64_t counts[TRACE_NCLASSES])
 {
     memset(counts, 0, sizeof(uint64_t) * TRACE_NCLASSES);
-    for (unsigned b = 0; b < r->nblocks; b++)
+    for (unsigned b = 0; b < r->nram; b++)
         for (uint64_t p = 0; p < r->blk[b].npages; p++)
             counts[sim_replay_page_class(r, b, p, NULL) - 1]++;
 }

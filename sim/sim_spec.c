@@ -3,7 +3,7 @@
  *   spec     := [source] {"," option}
  *   source   := WORKLOAD | PATH | "file=" PATH        (default: hotspot)
  *   option   := "seed=" N | "loop=" (on|off) | "warmup=" DUR | "store=" (auto|mem|model)
- *             | "prefault=" (on|off) | generator option
+ *             | "prefault=" (on|off) | "disk-image=" (shared|base|empty) | generator option
  *
  * A content mix (mix=, init=) joins its parts with '+' here ("init=zero:90+sparse:10"),
  * since commas separate options.  A first word that is not a workload name is a trace
@@ -143,6 +143,17 @@ bool sim_spec_parse(const char *spec, SimSpec *out, GError **err)
                 mb_error_set(err, "sim: invalid prefault '%s' (on or off)", v);
                 ok = false;
             }
+        } else if (!strcmp(k, "disk-image")) {
+            if (!strcmp(v, "shared"))
+                s.disk_image = SIM_DISK_SHARED;
+            else if (!strcmp(v, "base"))
+                s.disk_image = SIM_DISK_BASE;
+            else if (!strcmp(v, "empty"))
+                s.disk_image = SIM_DISK_EMPTY;
+            else {
+                mb_error_set(err, "sim: invalid disk-image '%s' (shared, base or empty)", v);
+                ok = false;
+            }
         } else if (!strcmp(k, "warmup")) {
             if (!mb_parse_duration(v, &s.warmup_ns, &e)) {
                 mb_error_set(err, "sim: warmup: %s", e->message);
@@ -164,9 +175,9 @@ bool sim_spec_parse(const char *spec, SimSpec *out, GError **err)
         } else {
             mb_error_set(
                 err,
-                "sim: unknown option '%s' (common: seed, loop, warmup, store, prefault; workload: "
-                "size, rate, vcpus, duration, epoch, mix, init, hot, share, skew, "
-                "from, to, phases, ws)",
+                "sim: unknown option '%s' (common: seed, loop, warmup, store, prefault, "
+                "disk-image; workload: size, rate, vcpus, duration, epoch, mix, init, hot, share, "
+                "skew, from, to, phases, ws, disk, disk-rate, disk-used, disk-ws)",
                 k);
             ok = false;
         }

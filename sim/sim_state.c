@@ -85,7 +85,7 @@ bool sim_state_load(SimGuest *g, const uint8_t *b, size_t len, GError **err)
     uint64_t pages = mb_ld_be64(b + 88);
     bool ok = false;
 
-    if (identity != g->identity || nblocks != g->base.nblocks ||
+    if (identity != g->identity || nblocks != g->rep.nblocks ||
         pages != mb_guest_ram_size(&g->base) / SIM_PAGE_SIZE) {
         mb_error_set(err,
                      "sim: the source guest (%s) replays a different trace, seed or "

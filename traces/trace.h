@@ -23,12 +23,15 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#define TRACE_FORMAT_VERSION   1
-#define TRACE_MAX_BLOCKS       64
-#define TRACE_BLOCK_NAME_MAX   255
-#define TRACE_MAX_VCPUS        4096
-#define TRACE_EPOCH_MAX_EVENTS 65536
-#define TRACE_PROVENANCE_MAX   (1u << 20)
+/* Version 2 added disk blocks (block flag bit 1); a trace without a disk block is still
+ * written as version 1, so every version-1 reader keeps reading it. */
+#define TRACE_FORMAT_VERSION      2
+#define TRACE_FORMAT_VERSION_DISK 2 /* the first version that may hold disk blocks */
+#define TRACE_MAX_BLOCKS          64
+#define TRACE_BLOCK_NAME_MAX      255
+#define TRACE_MAX_VCPUS           4096
+#define TRACE_EPOCH_MAX_EVENTS    65536
+#define TRACE_PROVENANCE_MAX      (1u << 20)
 
 /* Content class of a written page.  KEEP (only in events) keeps the page's class. */
 typedef enum {
@@ -83,10 +86,16 @@ static inline int trace_mix_pick(const TraceMix *mix, uint64_t h)
     return TRACE_NCLASSES;
 }
 
+/* A RAM block, or (disk set) a disk of the guest: writes to a disk block are disk writes in
+ * page-size units, dirtying the disk rather than RAM.  Disk blocks come after every RAM
+ * block (trace_header_validate), so RAM block indexes are the same with or without disks. */
 typedef struct {
     char name[TRACE_BLOCK_NAME_MAX + 1];
     uint64_t size; /* bytes, a non-zero multiple of the page size */
     bool shared;
+    bool disk;        /* a disk (version 2), never shared */
+    uint8_t used_pct; /* disk: percent of 1 MiB chunks holding data in the base image (the
+                         content before any write); the others are zero (0..100) */
 } TraceBlock;
 
 typedef struct {
@@ -120,7 +129,18 @@ static inline uint64_t trace_block_pages(const TraceHeader *h, unsigned b)
 {
     return h->blocks[b].size / h->page_size;
 }
+/* RAM bytes: the RAM blocks only (disks excluded). */
 uint64_t trace_header_total_size(const TraceHeader *h);
+/* Number of RAM blocks (the first ones) and of disk blocks (the rest). */
+unsigned trace_header_ram_blocks(const TraceHeader *h);
+static inline unsigned trace_header_disks(const TraceHeader *h)
+{
+    return h->nblocks - trace_header_ram_blocks(h);
+}
+/* Appends a disk block (name truncated); `used_pct` as in TraceBlock. */
+void trace_header_add_disk(TraceHeader *h, const char *name, uint64_t size, unsigned used_pct);
+/* The format version a header needs: 1, or 2 when it has a disk block. */
+uint32_t trace_header_min_version(const TraceHeader *h);
 /* A 64-bit digest of the header's canonical encoding (identity of a trace). */
 uint64_t trace_header_digest(const TraceHeader *h);
 /* Human-readable summary, several lines. */
@@ -217,7 +237,18 @@ typedef struct {
     uint64_t from, to;   /* seq: byte range swept */
     unsigned phases;     /* phases: number of phases */
     TraceGenAmount ws;   /* uniform, phases: working-set size */
+    /* A disk "drive0" after the RAM (0 = none): disk_rate bytes/s of 4 KiB writes, in
+     * sequential runs of 1 MiB from random places of a working set of disk_ws at a
+     * seed-chosen place; disk_used percent of its 1 MiB
+     * chunks hold data in the base image.  Disk writes come from their own random stream,
+     * so the RAM writes are the same with or without a disk. */
+    uint64_t disk;
+    uint64_t disk_rate;
+    unsigned disk_used;
+    TraceGenAmount disk_ws;
 } TraceGenParams;
+
+#define TRACE_GEN_DISK_NAME "drive0"
 
 /* Names: "idle", "uniform", "hotspot", "zipf", "seq", "phases". */
 bool trace_gen_kind_from_name(const char *name, TraceGenKind *kind);
@@ -225,7 +256,8 @@ const char *trace_gen_kind_name(TraceGenKind kind);
 /* The documented defaults for a workload (docs/sim.md). */
 void trace_gen_params_init(TraceGenParams *p, TraceGenKind kind);
 /* Sets one option by name: size, rate, seed, vcpus, duration, epoch, mix, init, hot, share,
- * skew, from, to, phases, ws.  False with an error naming the option. */
+ * skew, from, to, phases, ws, disk, disk-rate, disk-used, disk-ws.  False with an error naming the
+ * option. */
 bool trace_gen_params_set(TraceGenParams *p, const char *key, const char *value, GError **err);
 /* True when `key` is a generator option name. */
 bool trace_gen_is_option(const char *key);

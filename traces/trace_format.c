@@ -104,7 +104,7 @@ char *trace_mix_format(const TraceMix *mix, char *buf, size_t len)
 static void trace_header_init_fields(TraceHeader *h)
 {
     memset(h, 0, sizeof(*h));
-    h->version = TRACE_FORMAT_VERSION;
+    h->version = 1; /* the writer and reader set the real one */
     h->page_size = 4096;
     h->nvcpus = 1;
     h->init_mix.pct[0] = 100;
@@ -147,11 +147,33 @@ void trace_header_set_provenance(TraceHeader *h, const char *text)
     h->provenance = g_strdup(text ? text : "");
 }
 
+void trace_header_add_disk(TraceHeader *h, const char *name, uint64_t size, unsigned used_pct)
+{
+    trace_header_add_block(h, name, size, false);
+    h->blocks[h->nblocks - 1].disk = true;
+    h->blocks[h->nblocks - 1].used_pct = (uint8_t)MIN(used_pct, 255u);
+    h->version = MAX(h->version, TRACE_FORMAT_VERSION_DISK);
+}
+
+unsigned trace_header_ram_blocks(const TraceHeader *h)
+{
+    unsigned n = 0;
+    while (n < h->nblocks && !h->blocks[n].disk)
+        n++;
+    return n;
+}
+
+uint32_t trace_header_min_version(const TraceHeader *h)
+{
+    return trace_header_ram_blocks(h) < h->nblocks ? TRACE_FORMAT_VERSION_DISK : 1;
+}
+
 uint64_t trace_header_total_size(const TraceHeader *h)
 {
     uint64_t n = 0;
     for (unsigned i = 0; i < h->nblocks; i++)
-        n += h->blocks[i].size;
+        if (!h->blocks[i].disk)
+            n += h->blocks[i].size;
     return n;
 }
 
@@ -198,6 +220,23 @@ bool trace_header_validate(const TraceHeader *h, GError **err)
                          "block '%s' size %" G_GUINT64_FORMAT
                          " is not a non-zero multiple of the page size (at most 2^%d pages)",
                          b->name, b->size, TRACE_MAX_PAGE_BITS);
+            return false;
+        }
+        if (b->disk && b->used_pct > 100) {
+            mb_error_set(err, "disk block '%s' used share %u%% is over 100%%", b->name,
+                         b->used_pct);
+            return false;
+        }
+        if (b->disk && b->shared) {
+            mb_error_set(err, "disk block '%s' cannot be shared", b->name);
+            return false;
+        }
+        if (!b->disk && i > 0 && h->blocks[i - 1].disk) {
+            mb_error_set(err, "RAM block '%s' after a disk block (disks come last)", b->name);
+            return false;
+        }
+        if (i == 0 && b->disk) {
+            mb_error_set(err, "the first block '%s' is a disk: a trace needs a RAM block", b->name);
             return false;
         }
         for (unsigned j = 0; j < i; j++) {
@@ -251,8 +290,10 @@ static void encode_body(const TraceHeader *h, GByteArray *a)
         g_byte_array_append(a, &nl, 1);
         g_byte_array_append(a, (const uint8_t *)blk->name, nl);
         put_be64(a, blk->size);
-        uint8_t flags = blk->shared ? 1 : 0;
+        uint8_t flags = (blk->shared ? 1 : 0) | (blk->disk ? 2 : 0);
         g_byte_array_append(a, &flags, 1);
+        if (blk->disk) /* version 2: the base image's used share */
+            g_byte_array_append(a, &blk->used_pct, 1);
     }
     size_t pl = strlen(h->provenance ? h->provenance : "");
     put_be32(a, (uint32_t)pl);
@@ -266,7 +307,7 @@ GByteArray *trace_header_encode(const TraceHeader *h)
 
     encode_body(h, body);
     g_byte_array_append(a, (const uint8_t *)TRACE_MAGIC, TRACE_MAGIC_LEN); /* with NUL */
-    put_be32(a, TRACE_FORMAT_VERSION);
+    put_be32(a, trace_header_min_version(h));
     put_be32(a, body->len);
     g_byte_array_append(a, body->data, body->len);
     put_be32(a, (uint32_t)crc32(0, a->data, a->len));
@@ -335,7 +376,17 @@ bool trace_header_decode_body(const uint8_t *p, size_t len, uint64_t base, const
         uint64_t size = mb_ld_be64(p);
         uint8_t flags = p[8];
         p += 9;
+        if (flags & ~3u) {
+            mb_error_set(err, "%s: unknown block flags 0x%x at offset %" G_GUINT64_FORMAT, what,
+                         flags, base + (uint64_t)(p - start) - 1);
+            goto fail;
+        }
         trace_header_add_block(h, name, size, flags & 1);
+        if (flags & 2) {
+            NEED(1, "disk used share");
+            h->blocks[h->nblocks - 1].disk = true;
+            h->blocks[h->nblocks - 1].used_pct = *p++;
+        }
     }
     NEED(4, "provenance length");
     uint32_t pl = mb_ld_be32(p);
@@ -386,13 +437,20 @@ void trace_header_print(const TraceHeader *h, FILE *out)
     fprintf(out, "duration:        %s\n", mb_fmt_duration(b1, sizeof(b1), h->duration_ns));
     fprintf(out, "content seed:    %" G_GUINT64_FORMAT "\n", h->content_seed);
     fprintf(out, "initial content: %s\n", trace_mix_format(&h->init_mix, mix, sizeof(mix)));
+    unsigned nram = trace_header_ram_blocks(h);
     fprintf(out, "RAM:             %s in %u block%s\n",
-            mb_fmt_bytes(b2, sizeof(b2), (double)trace_header_total_size(h)), h->nblocks,
-            h->nblocks == 1 ? "" : "s");
-    for (unsigned i = 0; i < h->nblocks; i++)
-        fprintf(out, "  %-14s %s (%" G_GUINT64_FORMAT " pages)%s\n", h->blocks[i].name,
+            mb_fmt_bytes(b2, sizeof(b2), (double)trace_header_total_size(h)), nram,
+            nram == 1 ? "" : "s");
+    for (unsigned i = 0; i < h->nblocks; i++) {
+        if (i == nram)
+            fprintf(out, "disks:           %u\n", h->nblocks - nram);
+        fprintf(out, "  %-14s %s (%" G_GUINT64_FORMAT " pages)%s", h->blocks[i].name,
                 mb_fmt_bytes(b1, sizeof(b1), (double)h->blocks[i].size), trace_block_pages(h, i),
                 h->blocks[i].shared ? " shared" : "");
+        if (h->blocks[i].disk)
+            fprintf(out, " base %u%% used", h->blocks[i].used_pct);
+        fputc('\n', out);
+    }
     if (h->provenance && *h->provenance) {
         fprintf(out, "provenance:\n");
         gchar **lines = g_strsplit(h->provenance, "\n", -1);
@@ -425,6 +483,10 @@ json_object *trace_header_json(const TraceHeader *h)
         json_object_object_add(b, "name", json_object_new_string(h->blocks[i].name));
         json_object_object_add(b, "size", json_object_new_uint64(h->blocks[i].size));
         json_object_object_add(b, "shared", json_object_new_boolean(h->blocks[i].shared));
+        if (h->blocks[i].disk) {
+            json_object_object_add(b, "disk", json_object_new_boolean(true));
+            json_object_object_add(b, "used-pct", json_object_new_int(h->blocks[i].used_pct));
+        }
         json_object_array_add(blocks, b);
     }
     json_object_object_add(o, "blocks", blocks);

@@ -23,8 +23,9 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-#define HOT_RUN             16 /* hot sets are scattered in runs of 16 pages (64 KiB) */
-#define TRACE_GEN_ALGORITHM 1  /* bump when any workload's writes change */
+#define HOT_RUN             16  /* hot sets are scattered in runs of 16 pages (64 KiB) */
+#define DISK_RUN            256 /* disk writes come in sequential runs of 1 MiB */
+#define TRACE_GEN_ALGORITHM 1   /* bump when any workload's writes change */
 
 /* ---- deterministic exp/log (basic IEEE operations, frexp/ldexp are exact) ---- */
 static const double LN2 = 0.69314718055994530942;
@@ -166,6 +167,10 @@ typedef struct {
     uint64_t nepochs, epoch_idx, written, left, index;
     int64_t cur_t;
     TraceEvent *ev;
+    /* the disk (block 1), when p.disk: its own random stream and write count */
+    MbRand disk_rng;
+    uint64_t disk_pages, disk_ws_start, disk_ws_pages, disk_written, disk_left, disk_index;
+    uint64_t disk_run_start;
 } TraceGen;
 
 static uint64_t amount_pages(const TraceGenAmount *a, uint64_t npages)
@@ -198,6 +203,8 @@ static bool gen_rewind(TraceSource *s, GError **err)
     TraceGen *g = (TraceGen *)s;
 
     mb_rand_seed(&g->rng, g->p.seed);
+    mb_rand_seed(&g->disk_rng, g->p.seed ^ 0xd15cd15cd15cULL);
+    g->disk_written = g->disk_left = g->disk_index = 0;
     g->epoch_idx = g->written = g->left = g->index = 0;
     g->cur_t = 0;
     for (unsigned v = 0; g->seq_pos && v < g->p.vcpus; v++) {
@@ -239,7 +246,7 @@ static int gen_next(TraceSource *s, TraceEpoch *ep, GError **err)
 {
     TraceGen *g = (TraceGen *)s;
 
-    while (g->left == 0) {
+    while (g->left == 0 && g->disk_left == 0) {
         if (g->epoch_idx >= g->nepochs)
             return 0;
         int64_t t = (int64_t)(g->epoch_idx + 1) * g->p.epoch_ns;
@@ -247,6 +254,11 @@ static int gen_next(TraceSource *s, TraceEpoch *ep, GError **err)
             t = g->p.duration_ns;
         uint64_t target = writes_until(g, t);
         g->left = target - g->written;
+        if (g->disk_pages) {
+            uint64_t dt = (uint64_t)(((unsigned __int128)(uint64_t)t * g->p.disk_rate) /
+                                     (4096ULL * 1000000000ULL));
+            g->disk_left = dt - g->disk_written;
+        }
         g->cur_t = t;
         g->epoch_idx++;
     }
@@ -262,6 +274,25 @@ static int gen_next(TraceSource *s, TraceEpoch *ep, GError **err)
     }
     g->left -= n;
     g->written += n;
+    /* Disk writes follow the epoch's RAM writes (RAM first, so the RAM stream and its
+     * epoch splits are those of the same workload without a disk). */
+    size_t nd = MIN((uint64_t)(TRACE_EPOCH_MAX_EVENTS - n), g->disk_left);
+    for (size_t i = 0; i < nd; i++) {
+        /* Runs of DISK_RUN sequential pages (1 MiB, like a file written out) from a random
+         * place in the working set, wrapping inside it. */
+        if (g->disk_index % DISK_RUN == 0)
+            g->disk_run_start = mb_rand_below(&g->disk_rng, g->disk_ws_pages);
+        uint64_t page =
+            g->disk_ws_start + (g->disk_run_start + g->disk_index % DISK_RUN) % g->disk_ws_pages;
+        TraceEvent *e = &g->ev[n + i];
+        e->page = page;
+        e->vcpu = (uint32_t)(g->disk_index++ % g->p.vcpus);
+        e->block = 1;
+        e->cls = (uint8_t)trace_mix_pick(&g->p.mix, mb_hash3(cseed, 1, page));
+    }
+    g->disk_left -= nd;
+    g->disk_written += nd;
+    n += nd;
     ep->t_ns = g->cur_t;
     ep->n = n;
     ep->ev = g->ev;
@@ -300,6 +331,8 @@ TraceSource *trace_gen_new(const TraceGenParams *p, GError **err)
     h->init_mix = p->init;
     h->method = TRACE_METHOD_SYNTHETIC;
     trace_header_add_block(h, "pc.ram", p->size, false);
+    if (p->disk)
+        trace_header_add_disk(h, TRACE_GEN_DISK_NAME, p->disk, p->disk_used);
     char *desc = trace_gen_params_describe(p);
     /* No tool version here: the header is the trace's identity, and it should change only
      * when the generated writes do (then bump TRACE_GEN_ALGORITHM). */
@@ -310,10 +343,16 @@ TraceSource *trace_gen_new(const TraceGenParams *p, GError **err)
     g_free(desc);
 
     g->nepochs = (uint64_t)((p->duration_ns + p->epoch_ns - 1) / p->epoch_ns);
-    if (p->rate == 0 || p->kind == TRACE_GEN_IDLE) {
-        g->nepochs = 0;
+    if (p->rate == 0 || p->kind == TRACE_GEN_IDLE)
         g->p.rate = 0;
+    if (p->disk && p->disk_rate) {
+        g->disk_pages = p->disk / 4096;
+        g->disk_ws_pages = amount_pages(&p->disk_ws, g->disk_pages);
+        g->disk_ws_start =
+            mb_hash3(p->seed, 0xd15c, g->disk_pages) % (g->disk_pages - g->disk_ws_pages + 1);
     }
+    if (g->p.rate == 0 && !g->disk_pages)
+        g->nepochs = 0;
     g->ws_pages = amount_pages(&p->ws, g->npages);
     g->run = g->npages >= 4 * HOT_RUN ? HOT_RUN : 1;
     uint64_t nruns = g->npages / g->run;

@@ -59,6 +59,9 @@ void trace_gen_params_init(TraceGenParams *p, TraceGenKind kind)
     p->to = 100ULL << 20;
     p->phases = 4;
     p->ws = (TraceGenAmount){ true, kind == TRACE_GEN_PHASES ? 2500 : 10000 };
+    p->disk_rate = 1ULL << 20;
+    p->disk_used = 50;
+    p->disk_ws = (TraceGenAmount){ true, 1000 }; /* 10% */
     switch (kind) {
     case TRACE_GEN_IDLE: p->rate = 0; break;
     case TRACE_GEN_SEQ:
@@ -71,9 +74,10 @@ void trace_gen_params_init(TraceGenParams *p, TraceGenKind kind)
     }
 }
 
-static const char *const option_names[] = { "size",  "rate", "seed", "vcpus",  "duration",
-                                            "epoch", "mix",  "init", "hot",    "share",
-                                            "skew",  "from", "to",   "phases", "ws" };
+static const char *const option_names[] = { "size",  "rate",      "seed",      "vcpus",  "duration",
+                                            "epoch", "mix",       "init",      "hot",    "share",
+                                            "skew",  "from",      "to",        "phases", "ws",
+                                            "disk",  "disk-rate", "disk-used", "disk-ws" };
 
 bool trace_gen_is_option(const char *key)
 {
@@ -168,10 +172,23 @@ bool trace_gen_params_set(TraceGenParams *p, const char *key, const char *value,
         ok = mb_parse_size(value, &p->to, &e);
     } else if (!strcmp(key, "phases")) {
         return parse_uint(key, value, 1, 1000000, &p->phases, err);
+    } else if (!strcmp(key, "disk")) {
+        ok = mb_parse_size(value, &p->disk, &e);
+    } else if (!strcmp(key, "disk-rate")) {
+        ok = mb_parse_bandwidth(value, &p->disk_rate, &e);
+    } else if (!strcmp(key, "disk-used")) {
+        size_t len = strlen(value);
+        gchar *v = g_strndup(value, len && value[len - 1] == '%' ? len - 1 : len);
+        ok = parse_uint(key, v, 0, 100, &p->disk_used, err);
+        g_free(v);
+        return ok;
+    } else if (!strcmp(key, "disk-ws")) {
+        ok = parse_amount(value, &p->disk_ws, &e);
     } else {
         mb_error_set(err,
                      "unknown workload option '%s' (options: size, rate, seed, vcpus, "
-                     "duration, epoch, mix, init, hot, share, skew, from, to, phases, ws)",
+                     "duration, epoch, mix, init, hot, share, skew, from, to, phases, ws, "
+                     "disk, disk-rate, disk-used, disk-ws)",
                      key);
         return false;
     }
@@ -208,6 +225,23 @@ bool trace_gen_params_check(const TraceGenParams *p, GError **err)
                      "seq range from=%" G_GUINT64_FORMAT " to=%" G_GUINT64_FORMAT
                      " must satisfy from < to <= size (%" G_GUINT64_FORMAT ")",
                      p->from, p->to, p->size);
+        return false;
+    }
+    if (p->disk && (p->disk < (1u << 20) || p->disk % 4096 || p->disk > (1ULL << 50))) {
+        mb_error_set(err,
+                     "disk %" G_GUINT64_FORMAT " must be a multiple of 4 KiB between 1M and 1P",
+                     p->disk);
+        return false;
+    }
+    if (p->disk_rate > (1ULL << 50)) {
+        mb_error_set(err, "disk-rate %" G_GUINT64_FORMAT " bytes/s is beyond 1 PiB/s",
+                     p->disk_rate);
+        return false;
+    }
+    if (p->disk && !p->disk_ws.relative &&
+        (p->disk_ws.value < 4096 || p->disk_ws.value > p->disk)) {
+        mb_error_set(err, "disk-ws %" G_GUINT64_FORMAT " must be between 4K and the disk size",
+                     p->disk_ws.value);
         return false;
     }
     const TraceGenAmount *a = p->kind == TRACE_GEN_HOTSPOT ? &p->hot : &p->ws;
@@ -264,6 +298,13 @@ char *trace_gen_params_describe(const TraceGenParams *p)
         break;
     default: break;
     }
+    if (p->disk) { /* only with a disk, so RAM-only descriptions (and digests) stay as they were */
+        amount_str(&p->disk_ws, a, sizeof(a));
+        g_string_append_printf(s,
+                               " disk=%" G_GUINT64_FORMAT " disk-rate=%" G_GUINT64_FORMAT
+                               " disk-used=%u%% disk-ws=%s",
+                               p->disk, p->disk_rate, p->disk_used, a);
+    }
     return g_string_free(s, FALSE);
 }
 
@@ -294,6 +335,12 @@ const char *trace_gen_help(void)
            "  skew=S           zipf: exponent [0.99]\n"
            "  from=, to=SIZE   seq: byte range swept [1M, 100M]\n"
            "  phases=N, ws=    phases: phase count [4] and working set [25%]; uniform: ws\n"
+           "  disk=SIZE        a disk drive0 besides the RAM (block migration) [none]\n"
+           "  disk-rate=BYTES/S  4 KiB disk writes per second x 4 KiB [1M]\n"
+           "  disk-used=PCT    share of the disk's 1 MiB chunks with data in its base image\n"
+           "                   (the rest is zero) [50]\n"
+           "  disk-ws=SIZE|PCT working set of the disk writes, at a seed-chosen place [10%];\n"
+           "                   they come in sequential runs of 1 MiB from random places in it\n"
            "MIX is percentages of zero, random, text, sparse adding up to 100, e.g.\n"
            "zero:40,random:10,text:30,sparse:20, or one class name; parts may be joined\n"
            "with '+' or '/' too, as they must be inside a guest spec\n"

@@ -91,7 +91,7 @@ static bool read_header(TraceReader *r, GError **err)
     if (!read_at(r, 0, fixed, sizeof(fixed), "header", err))
         return false;
     uint32_t version = mb_ld_be32(fixed + 8), body_len = mb_ld_be32(fixed + 12);
-    if (version != TRACE_FORMAT_VERSION) {
+    if (version < 1 || version > TRACE_FORMAT_VERSION) {
         mb_error_set(err,
                      "%s: unsupported trace format version %u at offset 8 (this migbench "
                      "reads version %u)",
@@ -116,6 +116,11 @@ static bool read_header(TraceReader *r, GError **err)
     if (!ok)
         return false;
     r->base.hdr.version = version;
+    if (version < trace_header_min_version(&r->base.hdr)) {
+        mb_error_set(err, "%s: a version %u trace cannot hold disk blocks (at offset 8)", rname(r),
+                     version);
+        return false;
+    }
     r->data_off = total;
     r->block_pages = g_new(uint64_t, r->base.hdr.nblocks);
     for (unsigned i = 0; i < r->base.hdr.nblocks; i++)

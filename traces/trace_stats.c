@@ -31,6 +31,7 @@ struct TraceStats {
     int64_t window_ns;
     GArray *windows; /* Window */
     uint64_t events, epochs, distinct, last_t;
+    uint64_t disk_writes, disk_distinct; /* writes to disk blocks (kept out of the rest) */
     uint64_t cls[TRACE_NCLASSES + 1];
     uint64_t *vcpu;
     uint64_t hist_pages[HIST_BUCKETS], hist_writes[HIST_BUCKETS];
@@ -67,7 +68,7 @@ static void top_offer(TraceStats *st, unsigned block, uint64_t page, uint64_t co
 
 static void finish_pages(TraceStats *st, PageArrays *pa)
 {
-    for (unsigned b = 0; b < st->hdr.nblocks; b++) {
+    for (unsigned b = 0; b < trace_header_ram_blocks(&st->hdr); b++) {
         uint64_t n = trace_block_pages(&st->hdr, b);
         const uint32_t *c = pa[b].count;
         for (uint64_t p = 0; p < n; p++) {
@@ -112,6 +113,7 @@ TraceStats *trace_stats_compute(TraceSource *s, int64_t window_ns, GError **err)
     }
     if (!trace_source_rewind(s, err))
         goto out;
+    unsigned nram = trace_header_ram_blocks(h);
     while ((rc = trace_source_next(s, &ep, err)) > 0) {
         uint32_t wi = ep.t_ns > 0 ? (uint32_t)((ep.t_ns - 1) / window_ns) : 0;
         Window *w = &g_array_index(st->windows, Window, wi);
@@ -122,6 +124,15 @@ TraceStats *trace_stats_compute(TraceSource *s, int64_t window_ns, GError **err)
         for (size_t i = 0; i < ep.n; i++) {
             const TraceEvent *e = &ep.ev[i];
             PageArrays *a = &pa[e->block];
+            if (e->block >= nram) { /* a disk write: counted apart from RAM */
+                w->writes--;
+                st->disk_writes++;
+                if (a->count[e->page] == 0) {
+                    a->count[e->page] = 1;
+                    st->disk_distinct++;
+                }
+                continue;
+            }
             if (a->count[e->page]++ == 0) {
                 st->distinct++;
                 w->fresh++;
@@ -208,6 +219,12 @@ void trace_stats_print(const TraceStats *st, FILE *out)
     fprintf(out, "working set:    %" G_GUINT64_FORMAT " distinct pages, %s (%.2f%% of RAM)\n",
             st->distinct, mb_fmt_bytes(b3, sizeof(b3), (double)st->distinct * h->page_size),
             total ? 100.0 * (double)st->distinct * h->page_size / (double)total : 0);
+    if (trace_header_disks(h))
+        fprintf(out,
+                "disk writes:    %" G_GUINT64_FORMAT " of them, %.1f MiB/s, to %" G_GUINT64_FORMAT
+                " distinct disk pages (not in the figures below)\n",
+                st->disk_writes, mib_per_s(st->disk_writes, h->page_size, h->duration_ns),
+                st->disk_distinct);
 
     fprintf(out, "\ndirty rate over time (window %s):\n",
             mb_fmt_duration(b1, sizeof(b1), st->window_ns));
@@ -278,6 +295,10 @@ json_object *trace_stats_json(const TraceStats *st)
     json_object_object_add(
         o, "average-rate-bytes-per-s",
         json_object_new_double(mib_per_s(st->events, h->page_size, h->duration_ns) * (1 << 20)));
+    if (trace_header_disks(h)) {
+        json_object_object_add(o, "disk-writes", json_object_new_uint64(st->disk_writes));
+        json_object_object_add(o, "disk-distinct-pages", json_object_new_uint64(st->disk_distinct));
+    }
     json_object_object_add(o, "window-ns", json_object_new_int64(st->window_ns));
     for (guint i = 0; i < st->windows->len; i++) {
         const Window *w = &g_array_index(st->windows, Window, i);

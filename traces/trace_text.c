@@ -29,8 +29,12 @@ bool trace_text_dump(TraceSource *s, FILE *out, uint64_t max_events, GError **er
             h->page_size, h->nvcpus, h->duration_ns, h->content_seed,
             trace_mix_format(&h->init_mix, mix, sizeof(mix)), trace_method_name(h->method));
     for (unsigned b = 0; b < h->nblocks; b++)
-        fprintf(out, "# block %s %" G_GUINT64_FORMAT "%s\n", h->blocks[b].name, h->blocks[b].size,
-                h->blocks[b].shared ? " shared" : "");
+        if (h->blocks[b].disk)
+            fprintf(out, "# block %s %" G_GUINT64_FORMAT " disk %u\n", h->blocks[b].name,
+                    h->blocks[b].size, h->blocks[b].used_pct);
+        else
+            fprintf(out, "# block %s %" G_GUINT64_FORMAT "%s\n", h->blocks[b].name,
+                    h->blocks[b].size, h->blocks[b].shared ? " shared" : "");
     gchar **lines = g_strsplit(h->provenance, "\n", -1);
     for (int i = 0; lines[i]; i++)
         if (*lines[i])
@@ -143,15 +147,24 @@ static bool directive(TextIn *in, char *line, unsigned lineno, GString *prov, GE
     } else if (!strcmp(key, "block")) {
         gchar **f = g_strsplit_set(val, " \t", -1);
         int nf = 0;
-        gchar *fields[3] = { NULL, NULL, NULL };
+        gchar *fields[4] = { NULL, NULL, NULL, NULL };
         for (int i = 0; f[i]; i++)
-            if (*f[i] && nf < 3)
+            if (*f[i] && nf < 4)
                 fields[nf++] = f[i];
+        /* NAME SIZE [shared | disk [USED-PERCENT]] */
+        bool disk = nf >= 3 && !strcmp(fields[2], "disk");
+        char *end = NULL;
+        unsigned long used = disk && nf == 4 ? strtoul(fields[3], &end, 10) : 0;
         bool ok = nf >= 2 && mb_parse_size(fields[1], &v, NULL) &&
-                  (nf < 3 || !strcmp(fields[2], "shared")) &&
+                  (nf < 3 || (nf == 3 && !strcmp(fields[2], "shared")) || disk) &&
+                  (!disk || nf == 3 || (end && !*end && used <= 100)) &&
                   strlen(fields[0]) <= TRACE_BLOCK_NAME_MAX;
-        if (ok && in->h.nblocks < TRACE_MAX_BLOCKS)
-            trace_header_add_block(&in->h, fields[0], v, nf == 3);
+        if (ok && in->h.nblocks < TRACE_MAX_BLOCKS) {
+            if (disk)
+                trace_header_add_disk(&in->h, fields[0], v, (unsigned)used);
+            else
+                trace_header_add_block(&in->h, fields[0], v, nf == 3);
+        }
         g_strfreev(f);
         if (!ok)
             goto bad;

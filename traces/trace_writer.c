@@ -78,7 +78,7 @@ TraceWriter *trace_writer_new(const char *path, const TraceHeader *h, int level,
     }
     TraceWriter *w = g_new0(TraceWriter, 1);
     trace_header_copy(&w->hdr, h);
-    w->hdr.version = TRACE_FORMAT_VERSION;
+    w->hdr.version = trace_header_min_version(h);
     w->path = g_strdup(path);
     w->tmp = g_strdup_printf("%s.tmp", path);
     w->level = level ? level : 3;

@@ -248,9 +248,12 @@ class Target:
 
 
 # Features migbench lacks, from lib/features.py (one place to update when one lands).
-def _migbench_missing():
-    from .features import MIGBENCH_NOT_BUILT, not_built_reason
-    return {f: not_built_reason(f) for f in MIGBENCH_NOT_BUILT}
+def _migbench_missing(kvm=False):
+    from .features import MIGBENCH_KVM_MISSING, MIGBENCH_NOT_BUILT, not_built_reason
+    missing = {f: not_built_reason(f) for f in MIGBENCH_NOT_BUILT}
+    if kvm:
+        missing.update(MIGBENCH_KVM_MISSING)
+    return missing
 
 
 def migbench_target(binary, schema="5.0", kvm=False, guest=None):
@@ -263,7 +266,7 @@ def migbench_target(binary, schema="5.0", kvm=False, guest=None):
         vm_argv=[binary, "vm", "--qmp", "unix:{qmp}", "--schema", schema, "--guest", "{guest}"],
         incoming=["--incoming", "{uri}"], paused=["-S"], uuid=["--uuid", "{uuid}"],
         guest=guest, exits_on_incoming_failure=False, is_migbench=True, kvm=kvm,
-        missing=_migbench_missing(),
+        missing=_migbench_missing(kvm),
         # Like QEMU, the source shows 'completed' before its final times are computed.
         quirks={"completed-before-times"},
         # The KVM guest rewrites all of its RAM continuously (workload=marker): it converges

@@ -278,7 +278,15 @@ static void test_masking(void)
     g_assert_false(json_object_object_get_ex(g_hash_table_lookup(p, "migrate"), "allow-oob", NULL));
     /* commands and events come first */
     g_assert_cmpstr(str(json_object_array_get_idx(plain, 0), "name"), ==, "query-status");
-    g_assert_cmpstr(str(json_object_array_get_idx(plain, 40), "meta-type"), ==, "object");
+    size_t first_type = 0;
+    while (first_type < json_object_array_length(plain)) {
+        const char *mt = str(json_object_array_get_idx(plain, first_type), "meta-type");
+        if (strcmp(mt, "command") && strcmp(mt, "event"))
+            break;
+        first_type++;
+    }
+    g_assert_cmpuint(first_type, ==, (size_t)(schema_command_count(s) + schema_event_count(s)));
+    g_assert_cmpstr(str(json_object_array_get_idx(plain, first_type), "meta-type"), ==, "object");
     g_hash_table_destroy(m);
     g_hash_table_destroy(p);
     json_object_put(masked);

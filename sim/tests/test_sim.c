@@ -315,6 +315,107 @@ static void test_migrate_verify(void)
     mb_guest_free(dst2);
 }
 
+/* Disks: pages follow the content model (unused base chunks zero), the write log and
+ * allocation see the writes, and a destination's verify checks disk pages by its disk
+ * image: empty (must receive everything non-zero), base (only what was written), shared
+ * (nothing). */
+static void test_disk(void)
+{
+    const char *spec = "idle,size=4M,seed=3,disk=8M,disk-rate=2M,disk-used=50%,duration=1s";
+    MbGuest *src = guest(spec, false);
+    GError *err = NULL;
+    g_assert_cmpuint(src->nblocks, ==, 1);
+    g_assert_cmpuint(src->ndisks, ==, 1);
+    g_assert_cmpstr(src->disks[0].name, ==, "drive0");
+    g_assert_cmpuint(src->disks[0].size, ==, 8u << 20);
+    g_assert_cmpuint(mb_guest_ram_size(src), ==, 4u << 20);
+    uint64_t pages = mb_guest_disk_pages(src, 0);
+    uint8_t *buf = g_malloc(SIM_PAGE_SIZE);
+
+    /* The base image: about half of the 8 chunks hold data, the others are zero. */
+    unsigned zero_chunks = 0;
+    for (uint64_t c = 0; c < pages / 256; c++) {
+        bool zero = true;
+        for (uint64_t p = c * 256; p < (c + 1) * 256 && zero; p++)
+            zero = mb_buffer_is_zero(src->ops->disk_read(src, 0, p, buf), SIM_PAGE_SIZE);
+        zero_chunks += zero;
+    }
+    g_assert_cmpuint(zero_chunks, >, 0);
+    g_assert_cmpuint(zero_chunks, <, 8);
+    for (uint64_t p = 0; p < pages; p++)
+        g_assert_false(src->ops->disk_allocated(src, 0, p));
+
+    /* 500 ms of 2 MiB/s: 256 writes, logged and allocated. */
+    uint64_t *log = mb_bitmap_new(pages);
+    g_assert_cmpuint(src->ops->disk_log_sync(src, 0, log), ==, 0);
+    mb_guest_wait_until(src, 500000000);
+    uint64_t n = src->ops->disk_log_sync(src, 0, log);
+    g_assert_cmpuint(n, >, 0);
+    g_assert_cmpuint(n, <=, 256);
+    uint64_t allocated = 0;
+    for (uint64_t p = 0; p < pages; p++) {
+        allocated += src->ops->disk_allocated(src, 0, p);
+        g_assert_true(src->ops->disk_allocated(src, 0, p) == mb_bit_test(log, p));
+    }
+    g_assert_cmpuint(allocated, ==, n);
+    g_assert_cmpuint(src->ops->disk_log_sync(src, 0, log), ==, 0); /* cleared */
+    src->ops->pause(src);
+    GBytes *st = src->ops->save_state(src);
+    gsize len;
+    const uint8_t *blob = g_bytes_get_data(st, &len);
+
+    static const char *const images[] = { "empty", "base", "shared" };
+    for (int i = 0; i < 3; i++) {
+        gchar *ds = g_strdup_printf("%s,disk-image=%s", spec, images[i]);
+        MbGuest *dst = guest(ds, true);
+        g_free(ds);
+        copy_pages(src, dst, NULL);
+        g_assert_true(dst->ops->load_state(dst, blob, len, &err));
+        g_assert_no_error(err);
+        /* Only the written pages travel (what block-incremental sends). */
+        for (uint64_t p = 0; p < pages; p++)
+            if (mb_bit_test(log, p))
+                g_assert_true(dst->ops->disk_write(dst, 0, p, src->ops->disk_read(src, 0, p, buf)));
+        bool ok = dst->ops->verify(dst, &err);
+        if (i == 0) { /* an empty image lacks the base's data */
+            g_assert_false(ok);
+            g_assert_nonnull(strstr(err->message, "'drive0'"));
+            g_clear_error(&err);
+        } else {
+            g_assert_no_error(err);
+            g_assert_true(ok);
+        }
+        mb_guest_free(dst);
+    }
+    /* With every page sent, an empty image verifies; one page wrong is named. */
+    MbGuest *dst = guest("idle,size=4M,seed=3,disk=8M,disk-rate=2M,disk-used=50%,duration=1s,"
+                         "disk-image=empty",
+                         true);
+    copy_pages(src, dst, NULL);
+    g_assert_true(dst->ops->load_state(dst, blob, len, &err));
+    for (uint64_t p = 0; p < pages; p++)
+        g_assert_true(dst->ops->disk_write(dst, 0, p, src->ops->disk_read(src, 0, p, buf)));
+    g_assert_false(dst->ops->disk_write(dst, 0, pages, buf));
+    g_assert_false(dst->ops->disk_write(dst, 1, 0, buf));
+    const uint8_t *p77 = src->ops->disk_read(src, 0, 77, buf);
+    if (p77 != buf)
+        memcpy(buf, p77, SIM_PAGE_SIZE);
+    buf[9] ^= 0x40;
+    g_assert_true(dst->ops->disk_write(dst, 0, 77, buf));
+    g_assert_false(dst->ops->verify(dst, &err));
+    g_assert_nonnull(strstr(err->message, "block 'drive0' page 77"));
+    g_clear_error(&err);
+    g_assert_true(dst->ops->disk_write(dst, 0, 77, src->ops->disk_read(src, 0, 77, buf)));
+    g_assert_true(dst->ops->verify(dst, &err));
+    g_assert_no_error(err);
+    mb_guest_free(dst);
+
+    g_bytes_unref(st);
+    g_free(log);
+    g_free(buf);
+    mb_guest_free(src);
+}
+
 static void test_state_mismatch(void)
 {
     MbGuest *src = guest("hotspot,size=32M,seed=1", false);
@@ -777,6 +878,7 @@ int main(int argc, char **argv)
     g_test_add_func("/sim/loop-and-warmup", test_loop_and_warmup);
     g_test_add_func("/sim/migrate-verify", test_migrate_verify);
     g_test_add_func("/sim/state-mismatch", test_state_mismatch);
+    g_test_add_func("/sim/disk", test_disk);
     g_test_add_func("/sim/shared-block", test_shared_block);
     g_test_add_func("/sim/spec", test_spec);
     g_test_add_func("/sim/file-equals-workload", test_file_equals_workload);

@@ -4,6 +4,7 @@
 #include "mb_util.h"
 
 #include <glib/gstdio.h>
+#include <zlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -225,9 +226,9 @@ static void test_foreign_and_future(void)
     g_free(m);
 
     uint8_t *fut = g_memdup2(data, len);
-    mb_st_be32(fut + 8, 2);
+    mb_st_be32(fut + 8, 3);
     m = try_read(fut, len);
-    g_assert_nonnull(strstr(m, "version 2"));
+    g_assert_nonnull(strstr(m, "version 3"));
     g_assert_nonnull(strstr(m, "offset 8"));
     g_free(m);
     g_free(fut);
@@ -247,6 +248,85 @@ static void test_foreign_and_future(void)
 }
 
 /* A trace of several blocks: dropping or repeating one is caught by the chaining. */
+/* Version 2: a generated trace with a disk is written as version 2, reads back with its
+ * disk block (flag, used share) and disk writes; without a disk it stays version 1; a
+ * version-1 header claiming a disk block is refused. */
+static void test_disk_blocks(void)
+{
+    GError *err = NULL;
+    TraceGenParams p;
+    trace_gen_params_init(&p, TRACE_GEN_UNIFORM);
+    g_assert_true(trace_gen_params_set(&p, "size", "8M", &err));
+    g_assert_true(trace_gen_params_set(&p, "duration", "200ms", &err));
+    g_assert_true(trace_gen_params_set(&p, "disk", "16M", &err));
+    g_assert_true(trace_gen_params_set(&p, "disk-rate", "4M", &err));
+    g_assert_true(trace_gen_params_set(&p, "disk-used", "30%", &err));
+    TraceSource *g = trace_gen_new(&p, &err);
+    g_assert_no_error(err);
+    const TraceHeader *h = trace_source_header(g);
+    g_assert_cmpuint(h->nblocks, ==, 2);
+    g_assert_cmpuint(trace_header_ram_blocks(h), ==, 1);
+    g_assert_true(h->blocks[1].disk);
+    g_assert_cmpuint(h->blocks[1].used_pct, ==, 30);
+    g_assert_cmpuint(trace_header_total_size(h), ==, 8u << 20);
+    char *path = tmp_path("disk.trace");
+    TraceWriter *w = trace_writer_new(path, h, 0, &err);
+    g_assert_no_error(err);
+    TraceEpoch ep;
+    uint64_t disk_writes = 0, ram_writes = 0;
+    while (trace_source_next(g, &ep, &err) > 0) {
+        for (size_t i = 0; i < ep.n; i++)
+            *(ep.ev[i].block == 1 ? &disk_writes : &ram_writes) += 1;
+        g_assert_true(trace_writer_add(w, ep.t_ns, ep.ev, ep.n, &err));
+    }
+    g_assert_true(trace_writer_finish(w, &err));
+    /* 4 MiB/s of 4 KiB writes for 200 ms; the RAM writes are those without a disk. */
+    g_assert_cmpuint(disk_writes, ==, 204);
+    g_assert_cmpuint(ram_writes, ==, 409);
+    TraceSource *f = trace_open_file(path, &err);
+    g_assert_no_error(err);
+    const TraceHeader *fh = trace_source_header(f);
+    g_assert_cmpuint(fh->version, ==, 2);
+    g_assert_true(fh->blocks[1].disk);
+    g_assert_cmpuint(fh->blocks[1].used_pct, ==, 30);
+    g_assert_cmpuint(trace_header_digest(fh), ==, trace_header_digest(h));
+    uint64_t ev;
+    g_assert_true(trace_source_check(f, &ev, NULL, &err));
+    g_assert_cmpuint(ev, ==, disk_writes + ram_writes);
+    trace_source_free(f);
+
+    /* The same file labelled version 1 (checksum fixed up) is refused. */
+    uint8_t *data;
+    gsize len;
+    g_assert_true(g_file_get_contents(path, (gchar **)&data, &len, NULL));
+    mb_st_be32(data + 8, 1);
+    uint32_t body = mb_ld_be32(data + 12);
+    size_t hl = 16 + body;
+    mb_st_be32(data + hl, (uint32_t)crc32(0, data, (uInt)hl));
+    char *m = try_read(data, len);
+    g_assert_nonnull(m);
+    g_assert_nonnull(strstr(m, "version 1 trace cannot hold disk blocks"));
+    g_free(m);
+    g_free(data);
+
+    /* A disk block before a RAM block, or first, is invalid. */
+    TraceHeader bad;
+    trace_header_init(&bad);
+    trace_header_add_disk(&bad, "d", 1 << 20, 0);
+    g_assert_false(trace_header_validate(&bad, &err));
+    g_assert_nonnull(strstr(err->message, "needs a RAM block"));
+    g_clear_error(&err);
+    trace_header_clear(&bad);
+    trace_source_free(g);
+
+    /* Without a disk the generator's trace stays version 1. */
+    trace_gen_params_init(&p, TRACE_GEN_UNIFORM);
+    g = trace_gen_new(&p, &err);
+    g_assert_cmpuint(trace_header_min_version(trace_source_header(g)), ==, 1);
+    trace_source_free(g);
+    g_free(path);
+}
+
 static void test_block_chaining(void)
 {
     char *path = tmp_path("multi.trace");
@@ -549,6 +629,7 @@ int main(int argc, char **argv)
     g_test_add_func("/trace/bit-flips", test_bit_flips);
     g_test_add_func("/trace/foreign-and-future", test_foreign_and_future);
     g_test_add_func("/trace/block-chaining", test_block_chaining);
+    g_test_add_func("/trace/disk-blocks", test_disk_blocks);
     g_test_add_func("/trace/writer-checks", test_writer_checks);
     g_test_add_func("/trace/mix", test_mix);
     g_test_add_func("/trace/text-round-trip", test_text_round_trip);
