@@ -36,9 +36,11 @@ typedef struct {
     gchar *link_latency;
     gchar *timeout; /* texts of the numeric options, parsed into the fields below */
     gchar *max_passes_text;
+    gchar *colo_checkpoints_text;
     gchar *max_time;
     int64_t timeout_ns;
     int64_t max_passes;
+    int64_t colo_checkpoints;
     int64_t max_time_ns;
     gchar **caps;   /* "name=on" */
     gchar **params; /* "name=value" */
@@ -50,9 +52,19 @@ typedef struct {
 
 static void options_clear(RunOptions *o)
 {
-    gchar **strs[] = { &o->guest,        &o->schema,   &o->transport, &o->json_path,
-                       &o->check_path,   &o->scenario, &o->pace,      &o->link_bandwidth,
-                       &o->link_latency, &o->timeout,  &o->max_time,  &o->max_passes_text };
+    gchar **strs[] = { &o->guest,
+                       &o->schema,
+                       &o->transport,
+                       &o->json_path,
+                       &o->check_path,
+                       &o->scenario,
+                       &o->pace,
+                       &o->link_bandwidth,
+                       &o->link_latency,
+                       &o->timeout,
+                       &o->max_time,
+                       &o->max_passes_text,
+                       &o->colo_checkpoints_text };
 
     for (size_t i = 0; i < G_N_ELEMENTS(strs); i++)
         g_free(*strs[i]);
@@ -105,6 +117,10 @@ static int parse_options(int argc, char **argv, RunOptions *o)
           "cancel a migration that has not converged after N passes (default 30, like "
           "guestperf; 0 = no limit)",
           "N" },
+        { "colo-checkpoints", 0, 0, G_OPTION_ARG_STRING, &o->colo_checkpoints_text,
+          "with --cap x-colo=on: COLO checkpoints before the primary fails over "
+          "(default 5)",
+          "N" },
         { "max-time", 0, 0, G_OPTION_ARG_STRING, &o->max_time,
           "... or after this much guest time (default 300s; 0 = none)", "DUR" },
         { "timeout", 0, 0, G_OPTION_ARG_STRING, &o->timeout,
@@ -150,6 +166,10 @@ static int parse_options(int argc, char **argv, RunOptions *o)
     if (o->max_passes_text &&
         (!mb_parse_i64(o->max_passes_text, &o->max_passes) || o->max_passes < 0))
         return cli_options_usage_error("run", "--max-passes needs a number >= 0");
+    o->colo_checkpoints = 5;
+    if (o->colo_checkpoints_text &&
+        (!mb_parse_i64(o->colo_checkpoints_text, &o->colo_checkpoints) || o->colo_checkpoints < 0))
+        return cli_options_usage_error("run", "--colo-checkpoints needs a number >= 0");
     if (strcmp(o->transport, "unix") && strcmp(o->transport, "tcp") && strcmp(o->transport, "exec"))
         return cli_options_usage_error("run", "--transport must be unix, tcp or exec");
     /* migbench's exec channels run one way; a TLS handshake needs both (docs/quirks.md). */
@@ -467,11 +487,12 @@ static void show_progress(MbProgress *p, RunVm *src)
     json_object_put(info);
 }
 
-/* Waits for a final MIGRATION status on `vm`; returns it (static string) or NULL. */
+/* Waits for a final MIGRATION status on `vm` ('colo' counts: the source became a COLO
+ * primary); returns it (static string) or NULL. */
 static const char *wait_final(RunVm *vm, MbProgress *p, RunVm *progress_vm, int64_t deadline,
                               GError **err)
 {
-    static const char *const finals[] = { "completed", "failed", "cancelled" };
+    static const char *const finals[] = { "completed", "failed", "cancelled", "colo" };
 
     while (mb_monotonic_ns() < deadline) {
         GError *local = NULL;
@@ -498,6 +519,36 @@ static const char *wait_final(RunVm *vm, MbProgress *p, RunVm *progress_vm, int6
     }
     mb_error_set(err, "timed out");
     return NULL;
+}
+
+/* x-colo: the source is the COLO primary.  It takes --colo-checkpoints checkpoints (each
+ * ends with the primary's RESUME; the first RESUME is COLO's start), then the run fails
+ * over on the primary as a heartbeat service would, right after a checkpoint, so the
+ * count is exact while x-checkpoint-delay of paced guest time separates two of them.
+ * Returns the source's final status. */
+static const char *run_colo(RunVm *src, MbProgress *p, const RunOptions *o, int64_t deadline,
+                            GError **err)
+{
+    for (int64_t i = 0; i <= o->colo_checkpoints; i++) {
+        json_object *ev = NULL;
+        while (!ev && mb_monotonic_ns() < deadline) {
+            GError *local = NULL;
+            ev = qmp_client_wait_event(src->qmp, "RESUME", 100, &local);
+            if (!ev && local && !g_str_has_prefix(local->message, "Timed out")) {
+                g_propagate_error(err, local);
+                return NULL;
+            }
+            g_clear_error(&local);
+        }
+        if (!ev) {
+            mb_error_set(err, "timed out in COLO after %" G_GINT64_FORMAT " checkpoints", i);
+            return NULL;
+        }
+        json_object_put(ev);
+    }
+    if (!call_ok(src, "x-colo-lost-heartbeat", NULL, err))
+        return NULL;
+    return wait_final(src, p, NULL, deadline, err);
 }
 
 /* The final query-migrate reply of each side, as QMP gave it (run_report_verbatim), under
@@ -592,6 +643,12 @@ static json_object *run_migration(const RunOptions *o, const char *dir, GError *
         if (!src_final)
             goto out;
     }
+    if (src_final && !strcmp(src_final, "colo")) {
+        mb_progress_done(&progress);
+        src_final = run_colo(&src, &progress, o, deadline, err);
+        if (!src_final)
+            goto out;
+    }
     mb_progress_done(&progress);
     /* The destination finishes on its own (or fails); give it time to verify. */
     const char *dst_final = NULL;
@@ -632,6 +689,14 @@ static json_object *run_migration(const RunOptions *o, const char *dir, GError *
     if (drep && json_object_object_get(drep, "peak-rss-bytes"))
         json_object_object_add(wall, "destination-peak-rss-bytes",
                                json_object_get(json_object_object_get(drep, "peak-rss-bytes")));
+    /* COLO checkpoints' wall time is a host figure: with the other wall figures, out of
+     * the deterministic result. */
+    json_object *rcolo = json_object_object_get(json_object_object_get(report, "result"), "colo");
+    json_object *cw = rcolo ? json_object_object_get(rcolo, "wall-ms") : NULL;
+    if (cw) {
+        json_object_object_add(wall, "colo-checkpoint-ms", json_object_get(cw));
+        json_object_object_del(rcolo, "wall-ms");
+    }
     json_object_object_add(report, "wall", wall);
     json_object_put(srep);
     json_object_put(drep);

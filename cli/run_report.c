@@ -53,6 +53,7 @@ json_object *run_report_build(json_object *settings, json_object *src, json_obje
     copy(r, src, "timeline", "timeline");
     copy(r, src, "scenario-errors", "scenario-errors");
     copy(r, src, "guest-info", "guest-info");
+    copy(r, src, "colo", "colo");
     json_object *d = json_object_new_object();
     if (dst) {
         copy(d, dst, "status", "status");
@@ -60,6 +61,7 @@ json_object *run_report_build(json_object *settings, json_object *src, json_obje
         copy(d, dst, "error-desc", "error-desc");
         copy(d, dst, "announce", "announce");
         copy(d, dst, "guest-info", "guest-info");
+        copy(d, dst, "colo", "colo");
     } else {
         json_object_object_add(d, "status", json_object_new_string("not completed"));
         json_object_object_add(d, "verified", json_object_new_boolean(false));
@@ -174,6 +176,17 @@ void run_report_print(FILE *out, json_object *report)
         fprintf(out, "  compression     %" PRId64 " pages, %s, busy %" PRId64 ", rate %.2f\n",
                 num(cm, "pages"), mb_fmt_bytes(a, sizeof(a), (double)num(cm, "compressed-size")),
                 num(cm, "busy"), json_object_get_double(get(cm, "compression-rate")));
+    json_object *colo = get(r, "colo");
+    if (colo && get(colo, "size")) {
+        json_object *t = get(colo, "time-ms"), *sz = get(colo, "size");
+        fprintf(out,
+                "  COLO            %" PRId64 " checkpoints (%s), size p50 %s p99 %s, "
+                "time p50 %.3f ms p99 %.3f ms\n",
+                num(colo, "checkpoints"), json_object_get_string(get(colo, "exit-reason")),
+                mb_fmt_bytes(a, sizeof(a), json_object_get_double(get(sz, "p50"))),
+                mb_fmt_bytes(b, sizeof(b), json_object_get_double(get(sz, "p99"))),
+                json_object_get_double(get(t, "p50")), json_object_get_double(get(t, "p99")));
+    }
     json_object *d = get(r, "destination");
     fprintf(out, "  destination     %s, %s%s%s\n", json_object_get_string(get(d, "status")),
             json_object_get_boolean(get(d, "verified")) ? "every page verified" : "NOT verified",

@@ -77,6 +77,8 @@ def build(results):
             status = "covered"
         elif feat in features.MIGBENCH_NOT_BUILT:
             status = f"not built yet ({feat})"
+        elif features.internal_reason(e):
+            status = f"internal: {features.internal_reason(e)}"
         else:
             status = "NO TEST"
         per = {}

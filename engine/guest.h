@@ -108,6 +108,24 @@ typedef struct MbGuestOps {
      * model; KVM: the marker pattern).  False with an error naming the first bad page and the
      * count. */
     bool (*verify)(MbGuest *g, GError **err);
+    /* Like verify, but the guest stays an incoming guest that keeps taking pages: a COLO
+     * secondary checks memory at every checkpoint this way and calls verify only when it
+     * takes over.  Optional (NULL: the guest cannot be a COLO secondary). */
+    bool (*check)(MbGuest *g, GError **err);
+
+    /* ---- virtio-net failover pair (QEMU 4.2+; optional, NULL when the guest has none) ----
+     * A primary device (a VFIO NIC) the guest must unplug before the migration and gets
+     * back afterwards.  Called from the migration threads. */
+    /* The primary's device id, or NULL when this guest has no failover pair. */
+    const char *(*failover_primary)(MbGuest *g);
+    /* Asks the guest to unplug the primary (the hot-unplug request of virtio-net). */
+    void (*failover_unplug)(MbGuest *g);
+    /* Whether a requested unplug has not finished yet (guest time decides). */
+    bool (*failover_unplug_pending)(MbGuest *g);
+    /* Plugs the primary (back): a failed or cancelled source, a completed destination. */
+    void (*failover_plug)(MbGuest *g);
+    /* Whether the primary is plugged and no unplug of it is under way. */
+    bool (*failover_plugged)(MbGuest *g);
 
     /* ---- description ---- */
     /* A short one-line description for reports ("sim hotspot 1.00 GiB seed=1"). */

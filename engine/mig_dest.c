@@ -8,6 +8,8 @@
 #include "mig_dest.h"
 #include "mb_util.h"
 #include "mig_announce.h"
+#include "mig_colo_secondary.h"
+#include "mig_failover.h"
 #include "mig_multifd.h"
 #include "mig_report.h"
 #include "mig_settings.h"
@@ -173,6 +175,24 @@ static bool refuse_channel(MigEngine *e, Chan **c)
     return true;
 }
 
+/* After COLO on the secondary: the guest runs from its last checkpoint (taken over), the
+ * state is 'completed'; as after a migration, the address list goes and the NICs announce. */
+static void colo_finish(MigEngine *e, bool verified, const GError *err, int64_t load_ms)
+{
+    g_mutex_lock(&e->in.lock);
+    json_object_put(e->in.socket_address);
+    e->in.socket_address = NULL;
+    g_mutex_unlock(&e->in.lock);
+    if (!verified) {
+        mig_in_set_error(e, err);
+        g_printerr("migbench: COLO secondary: %s\n", err->message);
+        mig_report_dest_end(e, false, err->message, load_ms, NULL);
+        return;
+    }
+    json_object *announce = mig_announce_run(e, &e->in.stopping);
+    mig_report_dest_end(e, true, NULL, load_ms, announce);
+}
+
 static gpointer incoming_thread(gpointer opaque)
 {
     MigEngine *e = opaque;
@@ -222,11 +242,26 @@ static gpointer incoming_thread(gpointer opaque)
         }
     }
     mig_multifd_recv_free(mf);
+    int64_t load_ms = load_ns / 1000000;
+    if (ok && e->in.colo) {
+        /* ENABLE_COLO: checked but kept incoming, this side becomes the COLO secondary
+         * (after a clean SHUT, so a source waiting for one on its return path goes on). */
+        ok = e->guest->ops->check(e->guest, &err);
+        if (ok) {
+            send_shut(rp, false);
+            ok = mig_colo_secondary_run(e, f, &rp, &err);
+            colo_finish(e, ok, err, load_ms);
+            g_clear_error(&err);
+            goto out;
+        }
+    }
     if (ok && !e->guest->ops->verify(e->guest, &err))
         ok = false;
-    int64_t load_ms = load_ns / 1000000;
     if (ok) {
         finish_incoming(e);
+        /* The migrated guest gets its failover primary (virtio-net plugs it on the
+         * destination once the guest runs there). */
+        mig_failover_plug(e, "migration completed");
         /* QEMU announces from the bottom half that completes the migration; the rounds
          * after the first follow on a timer while the guest runs. */
         json_object *announce = mig_announce_run(e, &e->in.stopping);
@@ -236,6 +271,7 @@ static gpointer incoming_thread(gpointer opaque)
         fail_incoming(e, err);
     }
     send_shut(rp, !ok);
+out:
     chan_close(rp);
     g_mutex_lock(&e->in.lock);
     e->in.file = NULL;

@@ -3,6 +3,7 @@
  * The top of the engine: it creates and frees the parts and nothing calls back into it. */
 #include "mig_bitmaps.h"
 #include "mig_cmds.h"
+#include "mig_colo_state.h"
 #include "mig_dest.h"
 #include "mig_disk_log.h"
 #include "mig_internal.h"
@@ -54,6 +55,7 @@ MigEngine *mig_engine_new(QmpServer *qmp, const Schema *schema, MbGuest *guest,
     g_mutex_init(&e->state_lock);
     g_mutex_init(&e->rs_lock);
     mig_out_init(e);
+    mig_colo_state_init(e);
     g_mutex_init(&e->in.lock);
     atomic_init(&e->in.state, MIG_NONE);
     e->autostart = !cfg->start_paused;
@@ -90,11 +92,14 @@ void mig_engine_free(MigEngine *e)
     if (!e)
         return;
     mig_out_cancel(e);
+    /* COLO is not cancellable: a COLO primary or secondary ends at its next step. */
+    mig_colo_shutdown(e);
     /* A pre-switchover pause waits for migrate-continue; cancel posted it already. */
     mig_source_join(e);
     mig_dest_stop(e);
     mig_objects_clear(e);
     mig_out_clear(e);
+    mig_colo_state_clear(e);
     g_clear_error(&e->in.error);
     json_object_put(e->in.socket_address);
     g_free(e->in.guest_state_runstate);

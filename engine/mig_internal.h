@@ -121,8 +121,24 @@ typedef struct MigIncoming {
     char *guest_state_runstate;
     struct MigMultifdRecv *multifd; /* guarded by lock */
     bool stopping;                  /* the vm is shutting down (atomic) */
+    bool colo;                      /* ENABLE_COLO was received: become a COLO secondary */
     int64_t load_cpu_ns;            /* process CPU from start to the end of the load (reports) */
 } MigIncoming;
+
+/* COLO (mig_colo_state.c owns it; the rules are there). */
+typedef struct MigColo {
+    GMutex lock;         /* everything below */
+    GCond wake;          /* kicks, failover requests, shutdown */
+    int mode;            /* MigColoMode */
+    int last_mode;       /* MigColoMode of the last COLO (query-colo-status last-mode) */
+    int failover;        /* MigFailoverStatus */
+    int exit_reason;     /* MigColoExit of the last COLO exit */
+    bool kick;           /* an immediate checkpoint was asked for */
+    bool stopping;       /* the vm is shutting down */
+    MigFile *file;       /* the COLO stream, shut down by a failover */
+    Chan *rp;            /* the COLO return path, likewise */
+    GArray *checkpoints; /* MigColoCheckpoint */
+} MigColo;
 
 struct MigEngine {
     QmpServer *qmp;
@@ -152,6 +168,7 @@ struct MigEngine {
     uint64_t *block_sizes;
     MigOutgoing out;
     MigIncoming in;
+    MigColo colo;
     /* mig_objects.c: user-created objects by id (tls-creds-x509, authz-simple); the lock
      * because the migration threads look them up while QMP adds and deletes. */
     GMutex obj_lock;

@@ -293,6 +293,15 @@ static bool load_command(MigLoad *ld, GError **err)
         if (len == 0)
             return failf(ld, err, "RAM postcopy is enabled but have 0 byte advise");
         return failf(ld, err, "%s is not supported by this migbench build yet", names[cmd]);
+    case MIG_CMD_ENABLE_COLO:
+        /* QEMU's loadvm_process_enable_colo: this side becomes a COLO secondary once the
+         * stream is loaded.  The guest must be able to check memory while staying an
+         * incoming guest (guest.h, check). */
+        if (!ld->e->guest->ops->check)
+            return failf(ld, err, "COLO: the %s guest cannot be a COLO secondary",
+                         ld->e->guest->kind);
+        ld->e->in.colo = true;
+        return true;
     default: return failf(ld, err, "%s is not supported by this migbench build yet", names[cmd]);
     }
 }

@@ -103,7 +103,11 @@ uint64_t mig_ram_pending(MigRam *r, uint64_t threshold);
  * then ops->publish.  Returns 1 when a full scan found nothing dirty, 0 otherwise, -1 on
  * stream error. */
 int mig_ram_save_iterate(MigRam *r);
-/* END section payload: final sync and every remaining dirty page, EOS. */
+/* The next page record names its block instead of using CONTINUE: a stream a new loader
+ * reads from here on (a COLO checkpoint) must not refer to the block of an earlier one. */
+void mig_ram_name_next_block(MigRam *r);
+/* END section payload: final sync and every remaining dirty page, EOS.  May be called
+ * again (COLO checkpoints): each call syncs and sends what was dirtied since. */
 void mig_ram_save_complete(MigRam *r);
 /* The live number of dirty pages (-> remaining). */
 uint64_t mig_ram_dirty_pages(MigRam *r);

@@ -23,9 +23,14 @@ struct MigRamLoad {
 
 MigRamLoad *mig_ram_load_new(MigEngine *e)
 {
+    return mig_ram_load_new_into(e, e->guest);
+}
+
+MigRamLoad *mig_ram_load_new_into(MigEngine *e, MbGuest *g)
+{
     MigRamLoad *l = g_new0(MigRamLoad, 1);
     l->e = e;
-    l->g = e->guest;
+    l->g = g;
     l->last_block = -1;
     return l;
 }

@@ -13,6 +13,9 @@ typedef struct MigRamLoad MigRamLoad;
 
 /* A loader for e's guest (borrowed; e outlives the loader). */
 MigRamLoad *mig_ram_load_new(MigEngine *e);
+/* A loader that puts pages into `g` instead (borrowed, with e's guest's blocks): a COLO
+ * secondary stages a checkpoint before applying it. */
+MigRamLoad *mig_ram_load_new_into(MigEngine *e, MbGuest *g);
 /* NULL is a no-op. */
 void mig_ram_load_free(MigRamLoad *l);
 /* Loads records up to and including EOS.  False with err (QEMU's texts) on a bad record. */

@@ -574,6 +574,11 @@ int mig_ram_save_iterate(MigRam *r)
     return mig_file_error(r->f) ? -1 : done;
 }
 
+void mig_ram_name_next_block(MigRam *r)
+{
+    r->last_sent_block = -1;
+}
+
 void mig_ram_save_complete(MigRam *r)
 {
     ram_sync(r);

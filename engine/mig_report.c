@@ -1,5 +1,6 @@
 /* mig_report: per-pass history and the end-of-migration report file (see mig_report.h). */
 #include "mig_report.h"
+#include "mig_colo_state.h"
 #include "mig_scenario.h"
 #include "mb_util.h"
 #include "mig_outgoing.h"
@@ -79,6 +80,10 @@ void mig_report_source_end(MigEngine *e)
     json_object_object_add(o, "query-migrate", mig_query_migrate(e, NULL));
     json_object_object_add(o, "passes", mig_report_passes_json(e));
     json_object_object_add(o, "timeline", mig_report_timeline_json(e));
+    /* COLO: the checkpoints of the primary (count, time and size percentiles, each one). */
+    json_object *colo = mig_colo_report_json(e);
+    if (colo)
+        json_object_object_add(o, "colo", colo);
     /* Scenario actions that failed (e.g. refused): only when there are some, so reports of
      * runs without any stay as they were. */
     json_object *serr = e->scenario ? mig_scenario_errors(e->scenario) : NULL;
@@ -116,6 +121,9 @@ void mig_report_dest_end(MigEngine *e, bool ok, const char *error, int64_t load_
     json_object_object_add(o, "peak-rss-bytes", json_object_new_uint64(mb_peak_rss()));
     if (announce)
         json_object_object_add(o, "announce", announce);
+    json_object *colo = mig_colo_report_json(e);
+    if (colo)
+        json_object_object_add(o, "colo", colo);
     json_object *info = e->guest->ops->info ? e->guest->ops->info(e->guest) : NULL;
     if (info)
         json_object_object_add(o, "guest-info", info);

@@ -1,6 +1,7 @@
 /* mig_settings: parameter changes with their live effects, migrate's block options, and
  * the multifd settings (see mig_settings.h). */
 #include "mig_settings.h"
+#include "mig_colo_state.h"
 #include "mig_multifd.h"
 #include "mig_outgoing.h"
 
@@ -13,6 +14,9 @@ bool mig_apply_params(MigEngine *e, json_object *params, GError **err)
     if (!mig_params_set(&e->params, params, changed, err))
         return false;
     mig_out_params_changed(e, changed);
+    /* QEMU: a new x-checkpoint-delay takes effect with an immediate checkpoint in COLO. */
+    if (changed[MP_X_CHECKPOINT_DELAY])
+        mig_colo_kick(e);
     return true;
 }
 

@@ -14,6 +14,8 @@
 #include "mig_source.h"
 #include "mig_tls.h"
 #include "mb_util.h"
+#include "mig_colo.h"
+#include "mig_failover.h"
 #include "mig_bitmap_stream.h"
 #include "mig_block.h"
 #include "mig_multifd.h"
@@ -454,6 +456,14 @@ static void iteration_finish(MigSource *s)
     mig_out_mark_end(e);
     throttle_off(e);
     switch (mig_out_state(e)) {
+    case MIG_ACTIVE:
+        /* Completed with x-colo: the source becomes the COLO primary (QEMU's
+         * migrate_start_colo_process); it ends in 'completed' with the guest running. */
+        if (mig_cap(e, MIG_CAP_X_COLO)) {
+            MigColoPrimary p = { .f = s->f, .ram = s->ram };
+            mig_colo_primary_run(e, &p);
+        }
+        break;
     case MIG_COMPLETED:
         calculate_complete(s);
         runstate_set(e, RS_POSTMIGRATE);
@@ -521,10 +531,28 @@ static bool multifd_setup(MigSource *s, GError **err)
     return true;
 }
 
+/* QEMU 5.0's wait-unplug: once the live sections are set up, poll every 250 ms (guest
+ * time) until the guest has unplugged its failover primary or the migration is cancelled;
+ * the setup -> active that follows is then a silent no-op. */
+#define UNPLUG_POLL_NS (250 * (int64_t)1000000)
+static void wait_unplug(MigSource *s)
+{
+    MigEngine *e = s->e;
+
+    if (!mig_failover_unplug_pending(e))
+        return;
+    mig_out_set_state(e, MIG_SETUP, MIG_WAIT_UNPLUG);
+    while (mig_out_state(e) == MIG_WAIT_UNPLUG && mig_failover_unplug_pending(e))
+        wait_until(s, mb_guest_now(e->guest) + UNPLUG_POLL_NS);
+    mig_out_set_state(e, MIG_WAIT_UNPLUG, MIG_ACTIVE);
+}
+
 static void setup(MigSource *s)
 {
     MigEngine *e = s->e;
 
+    /* virtio-net's migration notifier, at setup: the guest is asked to unplug. */
+    mig_failover_unplug(e);
     mig_out_publish_expected_downtime(e, (int64_t)mig_params_num(&e->params, MP_DOWNTIME_LIMIT));
     mig_out_attach_file(e, s->f);
     mig_file_set_rate_limit(s->f, mig_params_num(&e->params, MP_MAX_BANDWIDTH) / XFER_LIMIT_RATIO);
@@ -546,6 +574,8 @@ static void setup(MigSource *s)
      * empty (postcopy itself is not built, so RAM never goes that way here). */
     if (mig_cap(e, MIG_CAP_DIRTY_BITMAPS) && !mig_cap(e, MIG_CAP_POSTCOPY_RAM))
         mig_save_command(s->f, MIG_CMD_POSTCOPY_ADVISE, 0, NULL);
+    if (mig_cap(e, MIG_CAP_X_COLO))
+        mig_save_command(s->f, MIG_CMD_ENABLE_COLO, 0, NULL);
     MigRamConfig rc = { .guest = e->guest,
                         .file = s->f,
                         .counters = mig_out_live(e),
@@ -586,6 +616,7 @@ static void setup(MigSource *s)
         mig_save_footer(s->f, MIG_SECTION_DIRTY_BITMAP);
     }
     mig_file_flush(s->f);
+    wait_unplug(s);
 
     mig_out_publish_setup_time(e, now_ms(e) - s->setup_start);
     publish(s);
@@ -639,6 +670,10 @@ cleanup:
     if (mig_out_take_block_options(e))
         mig_block_options_undo(e);
     mig_out_set_state(e, MIG_CANCELLING, MIG_CANCELLED);
+    /* virtio-net plugs the primary back when the migration has failed (or was cancelled). */
+    MigStatus end = mig_out_state(e);
+    if (end == MIG_FAILED || end == MIG_CANCELLED)
+        mig_failover_plug(e, mig_status_name(end));
     mig_report_source_end(e);
     g_free(s);
     return NULL;

@@ -4,8 +4,9 @@
 # fuzz-corpus tests, then a lean selection of real migrations on the sim target that puts
 # every engine thread to work: multifd (none, zlib, zstd, and a channel failing on the
 # destination), compress threads and decompress workers, xbzrle with a live cache resize and
-# live parameter changes, a return path, a cancel, and TLS (its return path and multifd
-# channels).  Any TSan report fails the run:
+# live parameter changes, a return path, a cancel, COLO (checkpoints, failover, a stream cut
+# in a checkpoint), a cancel in wait-unplug, and TLS (its return path and multifd channels).
+# Any TSan report fails the run:
 # halt_on_error + exitcode for the unit tests, and the conformance fixture fails a test
 # whose vm printed "WARNING: ThreadSanitizer".  Results go to BUILDDIR/meson-logs/
 # testlog.json and BUILDDIR/tsan-junit.xml, which scripts/summarize-tests.py counts.
@@ -45,6 +46,9 @@ selection=(
     "conformance/tests/test_feature_ram.py::test_xbzrle_cache_resize_during_migration"
     "conformance/tests/test_feature_ram.py::test_return_path_reports_destination_failure"
     "conformance/tests/test_migrate_control.py::test_cancel_active_then_migrate_again"
+    "conformance/tests/test_colo.py::test_checkpoints_then_failover_on_the_primary"
+    "conformance/tests/test_colo.py::test_stream_cut_in_a_checkpoint_leaves_the_previous_one"
+    "conformance/tests/test_failover.py::test_cancel_in_wait_unplug_replugs_the_primary"
     "conformance/tests/test_block.py::test_blk_full_copy"
     "conformance/tests/test_block.py::test_dirty_bitmaps_migrated"
     "conformance/tests/test_tls.py::test_tls_return_path"

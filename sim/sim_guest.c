@@ -330,8 +330,9 @@ static gpointer verify_part(gpointer opaque)
     return NULL;
 }
 
-/* Compares every page of incoming memory with the content model at the cursor. */
-static bool sim_verify(MbGuest *gg, GError **err)
+/* Compares every page of incoming memory with the content model at the cursor; `keep`
+ * leaves the memory incoming (a COLO secondary between checkpoints). */
+static bool verify_memory(MbGuest *gg, bool keep, GError **err)
 {
     SimGuest *g = SG(gg);
     SimReplay *r = &g->rep;
@@ -386,12 +387,72 @@ static bool sim_verify(MbGuest *gg, GError **err)
         ok = false;
     } else {
         /* Verified: from now on pages come from the model, like on a source. */
-        sim_replay_drop_memory(r);
+        if (!keep)
+            sim_replay_drop_memory(r);
         ok = true;
     }
 out:
     g_mutex_unlock(&g->replay_lock);
     return ok;
+}
+
+static bool sim_verify(MbGuest *gg, GError **err)
+{
+    return verify_memory(gg, false, err);
+}
+
+static bool sim_check(MbGuest *gg, GError **err)
+{
+    return verify_memory(gg, true, err);
+}
+
+/* ---- virtio-net failover: the guest's unplug takes spec.unplug_delay_ns of guest time ---- */
+
+static const char *sim_failover_primary(MbGuest *gg)
+{
+    return SG(gg)->spec.failover;
+}
+
+static void sim_failover_unplug(MbGuest *gg)
+{
+    SimGuest *g = SG(gg);
+    g_mutex_lock(&g->clock_lock);
+    if (g->fo_plugged && !g->fo_unplugging) {
+        g->fo_unplugging = true;
+        g->fo_done_at = g->vt + g->spec.unplug_delay_ns;
+    }
+    g_mutex_unlock(&g->clock_lock);
+}
+
+static bool sim_failover_unplug_pending(MbGuest *gg)
+{
+    SimGuest *g = SG(gg);
+    g_mutex_lock(&g->clock_lock);
+    if (g->fo_unplugging && g->vt >= g->fo_done_at) {
+        g->fo_unplugging = false;
+        g->fo_plugged = false;
+    }
+    bool pending = g->fo_unplugging;
+    g_mutex_unlock(&g->clock_lock);
+    return pending;
+}
+
+static void sim_failover_plug(MbGuest *gg)
+{
+    SimGuest *g = SG(gg);
+    g_mutex_lock(&g->clock_lock);
+    g->fo_plugged = true;
+    g->fo_unplugging = false;
+    g_mutex_unlock(&g->clock_lock);
+}
+
+static bool sim_failover_plugged(MbGuest *gg)
+{
+    SimGuest *g = SG(gg);
+    g_mutex_lock(&g->clock_lock);
+    bool p = g->fo_plugged && !g->fo_unplugging; /* an unplug under way counts as gone */
+    g_mutex_unlock(&g->clock_lock);
+    return p;
 }
 
 static const char *sim_describe(MbGuest *gg)
@@ -440,6 +501,12 @@ static json_object *sim_info(MbGuest *gg)
     json_object_object_add(o, "trace-time-ns", json_object_new_int64(r->tt));
     json_object_object_add(o, "virtual-time-ns", json_object_new_int64(sim_now(gg)));
     json_object_object_add(o, "identity", json_object_new_uint64(g->identity));
+    if (g->spec.failover) {
+        json_object *fo = json_object_new_object();
+        json_object_object_add(fo, "primary", json_object_new_string(g->spec.failover));
+        json_object_object_add(fo, "plugged", json_object_new_boolean(sim_failover_plugged(gg)));
+        json_object_object_add(o, "failover", fo);
+    }
     if (r->error)
         json_object_object_add(o, "replay-error", json_object_new_string(r->error->message));
     g_mutex_unlock(&g->replay_lock);
@@ -479,6 +546,12 @@ static const MbGuestOps sim_ops = {
     .save_state = sim_save_state,
     .load_state = sim_load_state,
     .verify = sim_verify,
+    .check = sim_check,
+    .failover_primary = sim_failover_primary,
+    .failover_unplug = sim_failover_unplug,
+    .failover_unplug_pending = sim_failover_unplug_pending,
+    .failover_plug = sim_failover_plug,
+    .failover_plugged = sim_failover_plugged,
     .describe = sim_describe,
     .info = sim_info,
     .free = sim_free,
@@ -568,5 +641,8 @@ MbGuest *sim_guest_new(const char *spec, bool incoming, GError **err)
     }
     /* Sources run like a QEMU started without -S; destinations wait for the migration. */
     g->running = !incoming;
+    /* A destination hides its failover primary until the migration completes (QEMU's
+     * virtio-net plugs it when the migrated guest renegotiates its features). */
+    g->fo_plugged = g->spec.failover && !incoming;
     return &g->base;
 }

@@ -47,6 +47,8 @@ typedef struct {
     SimStore store;
     bool prefault; /* store=mem: populate incoming memory ahead of the stream (default on) */
     SimDiskImage disk_image; /* disk-image= (incoming guests) */
+    char *failover;          /* failover=ID: a virtio-net failover primary device, or NULL */
+    int64_t unplug_delay_ns; /* unplug-delay=DUR: guest time the guest takes to unplug it */
 } SimSpec;
 
 /* Parses a spec (the text after "sim:"); empty means "hotspot". */
@@ -143,6 +145,10 @@ typedef struct {
     int64_t vt, tt, tt_rem;
     bool running;
     int throttle;
+    /* The failover primary (spec.failover), under clock_lock: plugged, or unplug requested
+     * and done at guest time fo_done_at.  Destinations start with it hidden (unplugged). */
+    bool fo_plugged, fo_unplugging;
+    int64_t fo_done_at;
     GMutex replay_lock; /* rep */
     SimReplay rep;
 } SimGuest;

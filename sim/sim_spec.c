@@ -3,7 +3,8 @@
  *   spec     := [source] {"," option}
  *   source   := WORKLOAD | PATH | "file=" PATH        (default: hotspot)
  *   option   := "seed=" N | "loop=" (on|off) | "warmup=" DUR | "store=" (auto|mem|model)
- *             | "prefault=" (on|off) | "disk-image=" (shared|base|empty) | generator option
+ *             | "prefault=" (on|off) | "disk-image=" (shared|base|empty)
+ *             | "failover=" ID | "unplug-delay=" DUR | generator option
  *
  * A content mix (mix=, init=) joins its parts with '+' here ("init=zero:90+sparse:10"),
  * since commas separate options.  A first word that is not a workload name is a trace
@@ -33,6 +34,7 @@ static bool parse_bool(const char *v, bool *out)
 void sim_spec_clear(SimSpec *s)
 {
     g_free(s->path);
+    g_free(s->failover);
     memset(s, 0, sizeof(*s));
 }
 
@@ -43,9 +45,11 @@ bool sim_spec_parse(const char *spec, SimSpec *out, GError **err)
     GError *e = NULL;
     bool ok = true;
     int first = 0;
+    bool has_delay = false;
 
     s.loop = true;
     s.prefault = true;
+    s.unplug_delay_ns = 100 * (int64_t)1000000; /* a guest driver's unplug: ~100 ms */
     trace_gen_params_init(&s.gen, TRACE_GEN_HOTSPOT);
     if (parts[0] && *parts[0] && !strchr(parts[0], '=')) {
         TraceGenKind kind;
@@ -143,6 +147,24 @@ bool sim_spec_parse(const char *spec, SimSpec *out, GError **err)
                 mb_error_set(err, "sim: invalid prefault '%s' (on or off)", v);
                 ok = false;
             }
+        } else if (!strcmp(k, "failover")) {
+            /* A device id as QEMU's -device id= takes it: letters, digits, '-', '_', '.'. */
+            bool valid = *v && g_ascii_isalpha(*v);
+            for (const char *c = v; valid && *c; c++)
+                valid = g_ascii_isalnum(*c) || *c == '-' || *c == '_' || *c == '.';
+            if (!valid) {
+                mb_error_set(err, "sim: invalid failover device id '%s'", v);
+                ok = false;
+            }
+            g_free(s.failover);
+            s.failover = g_strdup(v);
+        } else if (!strcmp(k, "unplug-delay")) {
+            has_delay = true;
+            if (!mb_parse_duration(v, &s.unplug_delay_ns, &e)) {
+                mb_error_set(err, "sim: unplug-delay: %s", e->message);
+                g_clear_error(&e);
+                ok = false;
+            }
         } else if (!strcmp(k, "disk-image")) {
             if (!strcmp(v, "shared"))
                 s.disk_image = SIM_DISK_SHARED;
@@ -176,8 +198,9 @@ bool sim_spec_parse(const char *spec, SimSpec *out, GError **err)
             mb_error_set(
                 err,
                 "sim: unknown option '%s' (common: seed, loop, warmup, store, prefault, "
-                "disk-image; workload: size, rate, vcpus, duration, epoch, mix, init, hot, share, "
-                "skew, from, to, phases, ws, disk, disk-rate, disk-used, disk-ws)",
+                "disk-image, failover, unplug-delay; workload: size, rate, vcpus, duration, "
+                "epoch, mix, init, hot, share, skew, from, to, phases, ws, disk, disk-rate, "
+                "disk-used, disk-ws)",
                 k);
             ok = false;
         }
@@ -185,6 +208,10 @@ bool sim_spec_parse(const char *spec, SimSpec *out, GError **err)
     }
     if (ok && s.is_file && (!s.path || !*s.path)) {
         mb_error_set(err, "sim: empty trace file name");
+        ok = false;
+    }
+    if (ok && has_delay && !s.failover) {
+        mb_error_set(err, "sim: unplug-delay needs a failover device (failover=ID)");
         ok = false;
     }
     if (ok && !s.is_file && !trace_gen_params_check(&s.gen, &e)) {

@@ -98,3 +98,89 @@ class DrainingDestination:
         self.thread.join(10)
         if os.path.exists(self.path):
             os.unlink(self.path)
+
+
+class CuttingRelay:
+    """A unix-socket relay between a source and its destination that forwards both ways
+    until cut_after(n): from then on it forwards n more source->destination bytes and then
+    closes both connections, so a stream breaks at an exact point of the traffic that
+    follows (e.g. in the middle of the next COLO checkpoint).  `log` keeps what it
+    forwarded, [("down" | "up", bytes)] in causal order (each chunk is logged before it is
+    passed on)."""
+
+    def __init__(self, path, target_path):
+        self.path = path
+        self.target_path = target_path
+        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.srv.bind(path)
+        self.srv.listen(1)
+        self.lock = threading.Lock()
+        self.budget = None  # bytes still forwarded downstream once cut_after() was called
+        self.cut = threading.Event()
+        self.conns = []
+        self.log = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    @property
+    def uri(self):
+        return f"unix:{self.path}"
+
+    def cut_after(self, n):
+        with self.lock:
+            self.budget = n
+
+    def _close(self):
+        self.cut.set()
+        for c in self.conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            c.close()
+
+    def _pump(self, a, b, downstream):
+        while not self.cut.is_set():
+            try:
+                data = a.recv(1 << 16)
+            except OSError:
+                break
+            if not data:
+                break
+            if downstream:
+                with self.lock:
+                    if self.budget is not None:
+                        data = data[:self.budget]
+                        self.budget -= len(data)
+                    self.log.append(("down", data))
+                try:
+                    b.sendall(data)
+                except OSError:
+                    break
+                with self.lock:
+                    if self.budget == 0:
+                        break
+            else:
+                with self.lock:
+                    self.log.append(("up", data))
+                try:
+                    b.sendall(data)
+                except OSError:
+                    break
+        self._close()
+
+    def _run(self):
+        try:
+            up, _ = self.srv.accept()
+        except OSError:
+            return
+        down = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        down.connect(self.target_path)
+        self.conns = [up, down]
+        t = threading.Thread(target=self._pump, args=(down, up, False), daemon=True)
+        t.start()
+        self._pump(up, down, True)
+
+    def close(self):
+        self._close()
+        self.srv.close()

@@ -174,7 +174,9 @@ class VmRecorder:
             # QEMU may fail the migration from another thread (a multifd channel that
             # cannot connect) while the migration thread finishes its first sync, so there
             # a pass can be announced after 'failed'; migbench orders them.
-            ok_states = (None, "setup", "active", "device", "postcopy-active", "cancelling")
+            # (COLO: every checkpoint syncs the dirty log, with its MIGRATION_PASS.)
+            ok_states = (None, "setup", "active", "device", "postcopy-active", "cancelling",
+                         "colo")
             if not self.target.is_migbench:
                 ok_states += ("failed",)
             assert self.src.state in ok_states, \

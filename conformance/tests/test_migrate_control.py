@@ -4,7 +4,7 @@ import signal
 
 import pytest
 
-from lib.expect import expect_error, expect_ok, set_caps, wait_status
+from lib.expect import expect_error, expect_ok, poll_until, set_caps, wait_status
 from lib.mig import converge, fd_count, finish_pair, migrate_again, never_converge, rss_kib, \
     start_pair
 from lib.statemachine import statuses
@@ -47,8 +47,14 @@ def test_cancel_in_pre_switchover_restarts_vm(vms):
     src.qmp.drain_events()
     expect_ok(src.qmp.cmd("migrate_cancel"))
     assert wait_status(src.qmp, "cancelled") == "cancelled"
+    # query-migrate may say 'cancelled' before its event has been read: wait for it
+    src.qmp.wait_event("MIGRATION", match={"status": "cancelled"}, keep=True)
     evs = src.qmp.drain_events()
     names = [e["event"] if e["event"] != "MIGRATION" else e["data"]["status"] for e in evs]
+    # QEMU wakes the paused thread before it swaps the state, so its thread may reach
+    # 'device' first (docs/quirks.md); migbench's cancel always wins.
+    if not vms.target.is_migbench and names[:1] == ["device"]:
+        names = names[1:]
     assert names == ["cancelling", "RESUME", "cancelled"], names
     assert src.qmp.call("query-status")["status"] == "running"
 
@@ -157,7 +163,9 @@ def test_cancel_retry_does_not_leak(vms):
     fds, rss = fd_count(pid), rss_kib(pid)
     for _ in range(100):
         cycle()
-    assert fd_count(pid) == fds
+    # The source thread still writes its report (reading /proc) a moment after
+    # 'cancelled': a transient fd, which a leak of one per cycle would never give back.
+    assert poll_until(lambda: fd_count(pid), lambda n: n <= fds) <= fds
     with open(f"/proc/{pid}/maps") as f:
         asan = "libasan" in f.read()
     # A real guest's RSS grows as it touches its RAM (QEMU's does); only migbench's sim

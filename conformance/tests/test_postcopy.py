@@ -135,7 +135,10 @@ def test_cancel_in_postcopy_paused(vms):
     expect_ok(src.qmp.cmd("migrate_cancel"))
     assert wait_status(src.qmp, ("cancelling", "cancelled", "failed")) in (
         "cancelling", "cancelled")
-    assert statuses(src.qmp.drain_events("MIGRATION"))[-2:] == [
-        "postcopy-paused", "cancelling"]
+    st = statuses(src.qmp.drain_events("MIGRATION"))
+    # ... or, as seen with QEMU 7.2 on a loaded machine, its thread ends the cancel first
+    if st[-1] == "cancelled":
+        st = st[:-1]
+    assert st[-2:] == ["postcopy-paused", "cancelling"], st
     for vm in (src, dst):
         vm.proc.kill()

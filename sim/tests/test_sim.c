@@ -315,6 +315,80 @@ static void test_migrate_verify(void)
     mb_guest_free(dst2);
 }
 
+/* A COLO secondary checks memory at every checkpoint and keeps taking pages: check leaves
+ * the guest incoming, verify ends it. */
+static void test_check_keeps_memory(void)
+{
+    const char *spec = "uniform,size=4M,rate=16M,seed=5";
+    MbGuest *src = guest(spec, false), *dst = guest(spec, true);
+    GError *err = NULL;
+    gsize len;
+
+    mb_guest_wait_until(src, 100000000);
+    GBytes *st = migrate(src, dst);
+    const uint8_t *blob = g_bytes_get_data(st, &len);
+    g_assert_true(dst->ops->load_state(dst, blob, len, &err));
+    g_assert_true(dst->ops->check(dst, &err));
+    g_assert_no_error(err);
+    g_assert_nonnull(dst->ops->page_host(dst, 0, 0)); /* still incoming */
+    uint8_t *host = dst->ops->page_host(dst, 0, 9);
+    host[0] ^= 1;
+    g_assert_false(dst->ops->check(dst, &err));
+    g_assert_nonnull(strstr(err->message, "page 9"));
+    g_clear_error(&err);
+    host[0] ^= 1;
+    g_assert_true(dst->ops->verify(dst, &err));
+    g_assert_null(dst->ops->page_host(dst, 0, 0)); /* verified: no longer incoming */
+    g_bytes_unref(st);
+    mb_guest_free(src);
+    mb_guest_free(dst);
+}
+
+/* failover=ID: the unplug takes unplug-delay of guest time; destinations start without
+ * the primary. */
+static void test_failover_pair(void)
+{
+    GError *err = NULL;
+    MbGuest *src = guest("uniform,size=4M,failover=net0,unplug-delay=300ms", false);
+    MbGuest *dst = guest("uniform,size=4M,failover=net0", true);
+    MbGuest *none = guest("uniform,size=4M", false);
+
+    g_assert_null(none->ops->failover_primary(none));
+    g_assert_cmpstr(src->ops->failover_primary(src), ==, "net0");
+    g_assert_true(src->ops->failover_plugged(src));
+    g_assert_false(dst->ops->failover_plugged(dst));
+    g_assert_false(src->ops->failover_unplug_pending(src));
+    src->ops->failover_unplug(src);
+    g_assert_false(src->ops->failover_plugged(src));
+    g_assert_true(src->ops->failover_unplug_pending(src));
+    mb_guest_wait_until(src, 299999999);
+    g_assert_true(src->ops->failover_unplug_pending(src));
+    mb_guest_wait_until(src, 300000000);
+    g_assert_false(src->ops->failover_unplug_pending(src));
+    src->ops->failover_plug(src);
+    dst->ops->failover_plug(dst);
+    g_assert_true(src->ops->failover_plugged(src));
+    g_assert_true(dst->ops->failover_plugged(dst));
+    json_object *info = src->ops->info(src);
+    g_assert_true(json_object_get_boolean(
+        json_object_object_get(json_object_object_get(info, "failover"), "plugged")));
+    json_object_put(info);
+
+    const char *bad[] = { "uniform,failover=", "uniform,failover=9x", "uniform,unplug-delay=1s",
+                          "uniform,failover=a,unplug-delay=soon" };
+    const char *want[] = { "failover device id", "failover device id", "needs a failover",
+                           "unplug-delay" };
+    for (unsigned i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_assert_null(sim_guest_new(bad[i], false, &err));
+        if (!strstr(err->message, want[i]))
+            g_error("spec '%s': error '%s' lacks '%s'", bad[i], err->message, want[i]);
+        g_clear_error(&err);
+    }
+    mb_guest_free(src);
+    mb_guest_free(dst);
+    mb_guest_free(none);
+}
+
 /* Disks: pages follow the content model (unused base chunks zero), the write log and
  * allocation see the writes, and a destination's verify checks disk pages by its disk
  * image: empty (must receive everything non-zero), base (only what was written), shared
@@ -878,6 +952,8 @@ int main(int argc, char **argv)
     g_test_add_func("/sim/loop-and-warmup", test_loop_and_warmup);
     g_test_add_func("/sim/migrate-verify", test_migrate_verify);
     g_test_add_func("/sim/state-mismatch", test_state_mismatch);
+    g_test_add_func("/sim/check-keeps-memory", test_check_keeps_memory);
+    g_test_add_func("/sim/failover-pair", test_failover_pair);
     g_test_add_func("/sim/disk", test_disk);
     g_test_add_func("/sim/shared-block", test_shared_block);
     g_test_add_func("/sim/spec", test_spec);
