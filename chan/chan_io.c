@@ -27,6 +27,7 @@ Chan *chan_wrap(int fd, bool is_socket, pid_t child, char *desc)
     c->is_socket = is_socket;
     c->child = child;
     c->desc = desc;
+    c->cancel = g_cancellable_new();
     atomic_init(&c->shut, false);
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -71,6 +72,8 @@ static const char *io_kind(Chan *c)
 
 ssize_t chan_read(Chan *c, void *buf, size_t len, GError **err)
 {
+    if (c->tls)
+        return chan_tls_read(c, buf, len, err);
     for (;;) {
         if (atomic_load(&c->shut)) {
             mb_error_set(err, "Channel is shut down");
@@ -119,6 +122,8 @@ bool chan_write_all(Chan *c, const void *buf, size_t len, GError **err)
 {
     const uint8_t *p = buf;
 
+    if (c->tls)
+        return chan_tls_write_all(c, buf, len, err);
     while (len) {
         if (atomic_load(&c->shut)) {
             mb_error_set(err, "Channel is shut down");
@@ -154,6 +159,7 @@ void chan_shutdown(Chan *c)
     if (write(c->wake_fd, &one, sizeof(one)) < 0) {
         /* The eventfd counter cannot overflow with one write; nothing to do. */
     }
+    g_cancellable_cancel(c->cancel);
     if (c->is_socket)
         shutdown(c->fd, SHUT_RDWR);
 }
@@ -170,6 +176,8 @@ Chan *chan_return_path(Chan *c)
     int fd = dup(c->fd);
     if (fd < 0)
         return NULL;
+    if (c->tls)
+        return chan_tls_share(c, fd, g_strdup_printf("%s (return path)", c->desc));
     return chan_wrap(fd, true, 0, g_strdup_printf("%s (return path)", c->desc));
 }
 
@@ -202,6 +210,8 @@ void chan_close(Chan *c)
 {
     if (!c)
         return;
+    chan_tls_release(c);
+    g_clear_object(&c->cancel);
     close(c->fd);
     close(c->wake_fd);
     if (c->child > 0)

@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "cli_guest.h"
 #include "cli_options.h"
+#include "mb_certs.h"
 #include "mb_error.h"
 #include "mb_progress.h"
 #include "mb_util.h"
@@ -48,6 +49,7 @@ typedef struct {
     gchar **rest;   /* non-option arguments: none are expected */
     gboolean keep;
     gboolean quiet;
+    gboolean tls;
 } RunOptions;
 
 static void options_clear(RunOptions *o)
@@ -102,6 +104,8 @@ static int parse_options(int argc, char **argv, RunOptions *o)
         { "param", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->params,
           "a migration parameter, on both sides (repeatable); sizes may use suffixes (64M, 1G)",
           "NAME=VALUE" },
+        { "tls", 0, 0, G_OPTION_ARG_NONE, &o->tls,
+          "migrate over TLS (x509 certificates made in the work directory; unix or tcp)", NULL },
         { "transport", 0, 0, G_OPTION_ARG_STRING, &o->transport, "unix (default), tcp or exec",
           "T" },
         { "scenario", 0, 0, G_OPTION_ARG_FILENAME, &o->scenario,
@@ -194,6 +198,9 @@ static int parse_options(int argc, char **argv, RunOptions *o)
         return cli_options_usage_error("run", "--colo-checkpoints needs a number >= 0");
     if (strcmp(o->transport, "unix") && strcmp(o->transport, "tcp") && strcmp(o->transport, "exec"))
         return cli_options_usage_error("run", "--transport must be unix, tcp or exec");
+    /* migbench's exec channels run one way; a TLS handshake needs both (docs/quirks.md). */
+    if (o->tls && !strcmp(o->transport, "exec"))
+        return cli_options_usage_error("run", "--tls needs --transport unix or tcp");
     return CLI_OPTIONS_CONTINUE;
 }
 
@@ -317,10 +324,17 @@ static bool vm_start(RunVm *vm, const RunOptions *o, const char *dir, const char
         ARG("--link-bandwidth", o->link_bandwidth);
     if (o->link_latency)
         ARG("--link-latency", o->link_latency);
+    /* --tls: the credentials made in the work directory, each side its endpoint. */
+    gchar *tls = o->tls ? g_strdup_printf("tls-creds-x509,id=tls0,dir=%s,endpoint=%s", dir,
+                                          incoming ? "server" : "client")
+                        : NULL;
+    if (tls)
+        ARG("--object", tls);
 #undef ARG
     args[n] = NULL;
     g_assert(n < G_N_ELEMENTS(args));
     bool ok = run_vm_start(vm, dir, name, args, 20000, err);
+    g_free(tls);
     g_free(guest);
     return ok;
 }
@@ -416,6 +430,13 @@ static bool apply_settings(RunVm *vm, const RunOptions *o, json_object *settings
     }
     json_object *args = json_object_new_object();
     json_object_object_add(args, "capabilities", caps);
+    /* --tls: tls-creds on both sides; over unix the source needs a name to check the
+     * destination's certificate against (a tcp run checks 127.0.0.1, the URI's host). */
+    if (o->tls) {
+        json_object_object_add(params, "tls-creds", json_object_new_string("tls0"));
+        if (settings && !strcmp(o->transport, "unix"))
+            json_object_object_add(params, "tls-hostname", json_object_new_string("localhost"));
+    }
     bool ok = call_ok(vm, "migrate-set-capabilities", args, err);
     if (ok && json_object_object_length(params))
         ok = call_ok(vm, "migrate-set-parameters", json_object_get(params), err);
@@ -616,6 +637,8 @@ static json_object *settings_json(const RunOptions *o)
     json_object_object_add(s, "guest", json_object_new_string(o->guest));
     json_object_object_add(s, "schema", json_object_new_string(o->schema));
     json_object_object_add(s, "transport", json_object_new_string(o->transport));
+    if (o->tls)
+        json_object_object_add(s, "tls", json_object_new_boolean(true));
     if (o->link_bandwidth)
         json_object_object_add(s, "link-bandwidth", json_object_new_string(o->link_bandwidth));
     if (o->link_latency)
@@ -642,6 +665,8 @@ static json_object *run_migration(const RunOptions *o, const char *dir, GError *
         progress.tty = false;
     gchar *scenario = NULL;
     if (!(scenario = build_scenario(o, dir, err)) && *err)
+        goto out;
+    if (o->tls && !mb_certs_make(dir, err))
         goto out;
     if (!vm_start(&dst, o, dir, "destination", true, NULL, err) ||
         !vm_start(&src, o, dir, "source", false, scenario, err) ||

@@ -27,7 +27,8 @@ typedef struct {
     gchar *link_latency;
     gchar *report;
     gchar *scenario;
-    gchar **rest; /* non-option arguments: none are expected */
+    gchar **objects; /* -object TYPE,id=ID,... */
+    gchar **rest;    /* non-option arguments: none are expected */
     gboolean paused;
     gboolean unmasked;
     gboolean exit_on_error;
@@ -46,6 +47,7 @@ static void options_clear(VmOptions *o)
     g_free(o->link_latency);
     g_free(o->report);
     g_free(o->scenario);
+    g_strfreev(o->objects);
     g_strfreev(o->rest);
 }
 
@@ -62,6 +64,10 @@ static int parse_options(int argc, char **argv, VmOptions *o)
           "monitor on unix:PATH or tcp:HOST:PORT (repeatable)", "ADDR" },
         { "incoming", 0, 0, G_OPTION_ARG_STRING, &o->incoming,
           "wait for a migration: defer, tcp:HOST:PORT, unix:PATH, exec:CMD, fd:N", "URI" },
+        { "object", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->objects,
+          "create an object at start (repeatable): tls-creds-x509,id=ID,dir=DIR,endpoint="
+          "client|server[,verify-peer=on|off] or authz-simple,id=ID,identity=DN",
+          "TYPE,id=ID,..." },
         { "uuid", 0, 0, G_OPTION_ARG_STRING, &o->uuid, "the VM's UUID (validate-uuid)", "UUID" },
         { "paused", 'S', 0, G_OPTION_ARG_NONE, &o->paused,
           "do not start the guest (nor after an incoming migration)", NULL },
@@ -121,6 +127,9 @@ static Schema *load_schema(const char *which, const char **version, GError **err
         *version = "5.0.0";
         ok = schema_load_file(s, which, err);
     }
+    /* object-add / object-del come after the migration schema, as in QEMU's. */
+    if (ok)
+        ok = schema_load_builtin(s, "qom.json", err);
     if (ok)
         ok = schema_finish(s, err);
     if (!ok) {
@@ -164,6 +173,7 @@ static bool fill_config(const VmOptions *o, MigConfig *cfg, GError **err)
     cfg->link_bandwidth = 1250000000; /* 10 Gbit/s */
     cfg->report_path = o->report;
     cfg->scenario_path = o->scenario;
+    cfg->objects = (const char *const *)o->objects;
     if (o->uuid && !(cfg->has_uuid = mb_uuid_parse(o->uuid, cfg->uuid))) {
         mb_error_set(err, "invalid UUID '%s'", o->uuid);
         return false;

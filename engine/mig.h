@@ -36,6 +36,8 @@ typedef struct {
     const char *report_path;
     /* When set, a scenario file of actions run at exact points of a migration (mig_scenario.h). */
     const char *scenario_path;
+    /* -object: objects to create at start, "TYPE,id=ID,KEY=VALUE,..." (NULL-terminated). */
+    const char *const *objects;
     /* Called on the main context when `quit` was executed (after its reply). */
     void (*on_quit)(void *opaque);
     void *on_quit_opaque;

@@ -15,6 +15,7 @@
 #include "mig_report.h"
 #include "mig_settings.h"
 #include "mig_loadvm.h"
+#include "mig_tls.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,30 @@ static void multifd_failed(void *opaque)
     g_mutex_unlock(&e->in.lock);
 }
 
+/* QEMU's migration_channel_process_incoming with tls-creds: the TLS handshake and checks
+ * on an accepted channel.  The channel is registered while it runs, so that stopping the
+ * vm ends a handshake with a silent peer.  NULL with err (and `c` closed) on failure. */
+static Chan *secure_channel(MigEngine *e, Chan *c, GError **err)
+{
+    if (!mig_tls_enabled(e))
+        return c;
+    g_mutex_lock(&e->in.lock);
+    bool stopping = __atomic_load_n(&e->in.stopping, __ATOMIC_RELAXED);
+    if (stopping)
+        chan_shutdown(c);
+    e->in.handshaking = c;
+    g_mutex_unlock(&e->in.lock);
+    bool ok = mig_tls_incoming(e, c, err);
+    g_mutex_lock(&e->in.lock);
+    e->in.handshaking = NULL;
+    g_mutex_unlock(&e->in.lock);
+    if (!ok) {
+        chan_close(c);
+        return NULL;
+    }
+    return c;
+}
+
 /* How long the destination waits for the multifd channels once the main channel is in.
  * QEMU waits forever, so a source with fewer channels (or multifd off) hangs both sides in
  * 'active'; a source connects its channels right after the main one, so seconds are
@@ -123,6 +148,8 @@ static bool accept_multifd(MigEngine *e, GError **err)
     for (unsigned got = 0; !mig_multifd_recv_ready(m); got++) {
         bool timed_out;
         Chan *c = chan_listener_accept_until(e->in.listener, deadline, &timed_out, err);
+        if (c)
+            c = secure_channel(e, c, err);
         if (timed_out)
             mb_error_set(err,
                          "multifd: %u of %u channels connected within %d seconds; does the "
@@ -136,21 +163,20 @@ static bool accept_multifd(MigEngine *e, GError **err)
     return true;
 }
 
-/* The incoming half of "TLS is not built yet": with tls-creds set, QEMU's
- * migration_channel_process_incoming reports that no such credentials object exists,
- * drops the plain connection and keeps listening; the incoming state does not change.
- * True when `c` was refused (and closed). */
-static bool refuse_plain_channel(MigEngine *e, Chan *c)
+/* A main channel that fails its TLS setup is reported on stderr and dropped, and the
+ * destination keeps waiting with its incoming state unchanged, as QEMU's does (its
+ * handshake runs beside the listener).  True when `c` was refused (and closed). */
+static bool refuse_channel(MigEngine *e, Chan **c)
 {
-    char *creds = mig_params_str(&e->params, MP_TLS_CREDS);
-    bool tls = creds && *creds;
+    GError *err = NULL;
 
-    if (tls) {
-        g_printerr("migbench: No TLS credentials with id '%s'\n", creds);
-        chan_close(c);
-    }
-    g_free(creds);
-    return tls;
+    *c = secure_channel(e, *c, &err);
+    if (*c)
+        return false;
+    if (!__atomic_load_n(&e->in.stopping, __ATOMIC_RELAXED))
+        g_printerr("migbench: %s\n", err->message);
+    g_error_free(err);
+    return true;
 }
 
 /* After COLO on the secondary: the guest runs from its last checkpoint (taken over), the
@@ -190,7 +216,7 @@ static gpointer incoming_thread(gpointer opaque)
             g_clear_error(&err);
             return NULL;
         }
-        if (!refuse_plain_channel(e, c))
+        if (!refuse_channel(e, &c))
             break;
         c = NULL;
     }
@@ -373,6 +399,8 @@ void mig_dest_stop(MigEngine *e)
         mig_multifd_recv_shutdown(e->in.multifd);
     if (e->in.pending_chan)
         chan_shutdown(e->in.pending_chan);
+    if (e->in.handshaking)
+        chan_shutdown(e->in.handshaking);
     g_mutex_unlock(&e->in.lock);
     if (e->in.thread) {
         /* A load in progress ends now that its channel is shut down. */

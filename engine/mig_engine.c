@@ -7,6 +7,7 @@
 #include "mig_dest.h"
 #include "mig_disk_log.h"
 #include "mig_internal.h"
+#include "mig_objects.h"
 #include "mig_outgoing.h"
 #include "mig_scenario.h"
 #include "mig_source.h"
@@ -23,6 +24,7 @@ MigEngine *mig_engine_new(QmpServer *qmp, const Schema *schema, MbGuest *guest,
     e->guest = guest;
     e->cfg = *cfg;
     e->cfg.incoming = NULL;
+    e->cfg.objects = NULL;
     /* Version behaviour follows the schema: wait-unplug arrived with 4.2, together with
      * the 4.2/5.0 rules; x-multifd marks the pre-4.0 development snapshot. */
     e->v5 = schema_enum_has(schema, "MigrationStatus", "wait-unplug");
@@ -62,6 +64,14 @@ MigEngine *mig_engine_new(QmpServer *qmp, const Schema *schema, MbGuest *guest,
     runstate_register_qmp(e);
     mig_cmds_register(e);
     mig_bitmaps_register(e);
+    mig_objects_init(e);
+    for (unsigned i = 0; cfg->objects && cfg->objects[i]; i++) {
+        if (!mig_objects_add_opts(e, cfg->objects[i], err)) {
+            g_prefix_error(err, "-object %s: ", cfg->objects[i]);
+            mig_engine_free(e);
+            return NULL;
+        }
+    }
 
     if (cfg->incoming) {
         e->runstate = RS_INMIGRATE;
@@ -87,6 +97,7 @@ void mig_engine_free(MigEngine *e)
     /* A pre-switchover pause waits for migrate-continue; cancel posted it already. */
     mig_source_join(e);
     mig_dest_stop(e);
+    mig_objects_clear(e);
     mig_out_clear(e);
     mig_colo_state_clear(e);
     g_clear_error(&e->in.error);

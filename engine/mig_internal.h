@@ -90,6 +90,7 @@ typedef struct MigOutgoing {
     GError *error;      /* QEMU's s->error: shown as error-desc when failed */
     MigFile *file;      /* to_dst_file while the thread runs */
     Chan *pending_chan; /* connected synchronously (exec, fd) before the thread starts */
+    Chan *handshaking;  /* in its TLS handshake (mig_out_attach_handshake) */
     ChanUri uri;
     MigPublished pub;
     int64_t start_time;           /* guest clock, ms */
@@ -113,6 +114,7 @@ typedef struct MigIncoming {
     GError *error;
     ChanListener *listener;
     Chan *pending_chan; /* exec/fd incoming channel */
+    Chan *handshaking;  /* a channel in its TLS handshake, so that stopping can end it */
     MigFile *file;      /* the stream being loaded */
     json_object *socket_address;
     bool deferred; /* -incoming defer */
@@ -169,6 +171,10 @@ struct MigEngine {
     MigOutgoing out;
     MigIncoming in;
     MigColo colo;
+    /* mig_objects.c: user-created objects by id (tls-creds-x509, authz-simple); the lock
+     * because the migration threads look them up while QMP adds and deletes. */
+    GMutex obj_lock;
+    GHashTable *objects;
 };
 
 static inline bool mig_cap(MigEngine *e, MigCap cap)

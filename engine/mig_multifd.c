@@ -243,7 +243,8 @@ MigMultifdSend *mig_multifd_send_new(const MigMultifdConfig *cfg, const ChanUri 
     for (unsigned i = 0; i < cfg->channels; i++) {
         MfSend *ch = &m->ch[i];
         ch->chan = chan_connect(uri, err);
-        if (!ch->chan || !send_hello(cfg, ch->chan, i, err)) {
+        if (!ch->chan || (cfg->wrap && !cfg->wrap(cfg->wrap_opaque, ch->chan, err)) ||
+            !send_hello(cfg, ch->chan, i, err)) {
             mig_multifd_send_free(m);
             return NULL;
         }

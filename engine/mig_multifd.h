@@ -36,6 +36,10 @@ typedef struct MigMultifdConfig {
     const char *const *block_names;
     const uint64_t *block_sizes;
     unsigned nblocks;
+    /* Source: runs on each new connection before its hello (TLS, in place); NULL = none.
+     * False with err fails the setup. */
+    bool (*wrap)(void *opaque, Chan *c, GError **err);
+    void *wrap_opaque;
 } MigMultifdConfig;
 
 /* ---- source ---- */

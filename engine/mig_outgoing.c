@@ -315,6 +315,15 @@ double mig_out_wall_ms(MigEngine *e)
     return end > start ? (double)(end - start) / 1e6 : -1;
 }
 
+void mig_out_attach_handshake(MigEngine *e, Chan *c)
+{
+    g_mutex_lock(&e->out.lock);
+    e->out.handshaking = c;
+    if (c && atomic_load(&e->out.state) == MIG_CANCELLING)
+        chan_shutdown(c);
+    g_mutex_unlock(&e->out.lock);
+}
+
 double mig_out_cpu_ms(MigEngine *e)
 {
     g_mutex_lock(&e->out.lock);
@@ -345,6 +354,8 @@ void mig_out_cancel(MigEngine *e)
         mig_file_shutdown(e->out.file);
     if (e->out.multifd)
         mig_multifd_send_shutdown(e->out.multifd);
+    if (e->out.handshaking)
+        chan_shutdown(e->out.handshaking);
     g_cond_broadcast(&e->out.wake);
     g_mutex_unlock(&e->out.lock);
 }

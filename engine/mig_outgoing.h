@@ -57,6 +57,9 @@ int64_t mig_out_start_time(MigEngine *e);
 /* Makes the stream and the multifd channels reachable by cancel and by live parameter
  * changes (NULL detaches).  Borrowed: detach before freeing them. */
 void mig_out_attach_file(MigEngine *e, MigFile *f);
+/* The channel in its TLS handshake (NULL when done), so that a cancel can end it; one
+ * attached while cancelling is shut down at once. */
+void mig_out_attach_handshake(MigEngine *e, Chan *c);
 void mig_out_attach_multifd(MigEngine *e, struct MigMultifdSend *m);
 /* A new xbzrle-cache-size for the running migration, once; 0 when none is pending. */
 uint64_t mig_out_take_xbzrle_resize(MigEngine *e);

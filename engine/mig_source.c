@@ -12,6 +12,7 @@
  * scenario's pass actions, in that order.  The outgoing state is written only through
  * mig_outgoing.h. */
 #include "mig_source.h"
+#include "mig_tls.h"
 #include "mb_util.h"
 #include "mig_colo.h"
 #include "mig_failover.h"
@@ -747,15 +748,12 @@ static bool connect_channel(MigSource *s, GError **err)
         c = chan_connect(mig_out_uri(e), err);
     if (!c)
         return false;
-    /* TLS is not built yet, so no credentials object can exist: fail as QEMU does when
-     * tls-creds names no object (migration_tls_get_creds), after the connection and before
-     * a byte of guest memory goes out.  Encryption asked for is never dropped silently. */
-    char *creds = mig_params_str(&e->params, MP_TLS_CREDS);
-    bool tls = creds && *creds;
-    if (tls)
-        mb_error_set(err, "No TLS credentials with id '%s'", creds);
-    g_free(creds);
-    if (tls) {
+    /* With tls-creds, QEMU's migration_channel_connect runs the TLS handshake on the new
+     * connection before a byte of the stream; any failure ends the migration in setup. */
+    mig_out_attach_handshake(e, c); /* a cancel ends the handshake */
+    bool secured = mig_tls_outgoing(e, c, mig_out_uri(e), err);
+    mig_out_attach_handshake(e, NULL);
+    if (!secured) {
         chan_close(c);
         return false;
     }
@@ -767,6 +765,13 @@ static bool connect_channel(MigSource *s, GError **err)
     return true;
 }
 
+/* Each multifd channel runs TLS like the main one (QEMU 5.2 on; see docs/quirks.md). */
+static bool multifd_wrap(void *opaque, Chan *c, GError **err)
+{
+    MigEngine *e = opaque;
+    return mig_tls_outgoing(e, c, mig_out_uri(e), err);
+}
+
 /* Opens the multifd channels when the capability is on, reachable by cancel from then on. */
 static bool multifd_setup(MigSource *s, GError **err)
 {
@@ -775,6 +780,8 @@ static bool multifd_setup(MigSource *s, GError **err)
     if (!mig_cap(s->e, MIG_CAP_MULTIFD))
         return true;
     mig_multifd_config(s->e, &cfg);
+    cfg.wrap = multifd_wrap;
+    cfg.wrap_opaque = s->e;
     s->multifd = mig_multifd_send_new(&cfg, mig_out_uri(s->e), err);
     if (!s->multifd)
         return false;

@@ -5,7 +5,8 @@
 # every engine thread to work: multifd (none, zlib, zstd, and a channel failing on the
 # destination), compress threads and decompress workers, xbzrle with a live cache resize and
 # live parameter changes, a return path, a cancel, COLO (checkpoints, failover, a stream cut
-# in a checkpoint) and a cancel in wait-unplug.  Any TSan report fails the run:
+# in a checkpoint), a cancel in wait-unplug, and TLS (its return path and multifd channels).
+# Any TSan report fails the run:
 # halt_on_error + exitcode for the unit tests, and the conformance fixture fails a test
 # whose vm printed "WARNING: ThreadSanitizer".  Results go to BUILDDIR/meson-logs/
 # testlog.json and BUILDDIR/tsan-junit.xml, which scripts/summarize-tests.py counts.
@@ -52,6 +53,8 @@ selection=(
     "conformance/tests/test_failover.py::test_cancel_in_wait_unplug_replugs_the_primary"
     "conformance/tests/test_block.py::test_blk_full_copy"
     "conformance/tests/test_block.py::test_dirty_bitmaps_migrated"
+    "conformance/tests/test_tls.py::test_tls_return_path"
+    "conformance/tests/test_tls.py::test_tls_multifd"
 )
 echo "== tsan: migrations (sim)"
 junit="$build/tsan-junit.xml"

@@ -8,8 +8,11 @@
 set -euo pipefail
 
 # libtsan2: gcc's ThreadSanitizer runtime (the TSan build of ./mb test).
+# glib-networking: GIO's TLS backend (migration TLS); gnutls-bin: certtool, which the TLS
+# tests and `migbench run --tls` use to make a CA and certificates.
 pkgs=(meson ninja-build pkg-config gcc libc6-dev libtsan2 libglib2.0-dev libjson-c-dev
-      zlib1g-dev libzstd-dev libxxhash-dev python3 python3-pytest lcov clang-format)
+      zlib1g-dev libzstd-dev libxxhash-dev python3 python3-pytest lcov clang-format
+      libgnutls28-dev glib-networking gnutls-bin)
 if [[ "${1:-}" == "--ci" ]]; then
     pkgs+=(clang llvm libclang-rt-14-dev qemu-system-x86 qemu-utils iproute2 procps
            gnuplot-nox chromium slurm-wlm munge)

@@ -175,6 +175,9 @@ class Schema:
             # negotiation, run state, fd passing, introspection): schema/core.json.
             self._load(os.path.join(BUILTIN_DIR, "core.json"), seen)
         self._load(self.path, seen)
+        if core:
+            # object-add / object-del, loaded after the migration schema (schema/qom.json).
+            self._load(os.path.join(BUILTIN_DIR, "qom.json"), seen)
         self._resolve()
 
     def _resolve_include(self, name, base_dir):
