@@ -143,6 +143,10 @@ static bool send_all(QmpClient *c, const char *data, size_t len, int fd, int64_t
             }
             continue;
         }
+        /* a peer that went away shows here first when the client speaks before it reads:
+         * say so, so callers treat it as the closed connection it is (EPIPE, ECONNRESET) */
+        if (errno == EPIPE || errno == ECONNRESET)
+            c->closed = true;
         mb_error_set(err, "Failed to send to the server: %s", g_strerror(errno));
         return false;
     }

@@ -71,8 +71,9 @@ bool qmp_client_poll(QmpClient *c, GError **err);
  * expects a name not starting with a digit") or I/O failure.  The caller keeps its fd. */
 bool qmp_client_getfd(QmpClient *c, int fd, const char *name, GError **err);
 
-/* True once a read found the connection closed by the server (end of file or reset),
- * e.g. after `quit`: a caller can tell that from a timeout or a malformed message. */
+/* True once a read found the connection closed by the server (end of file or reset), or a
+ * send met a peer that is gone (EPIPE, ECONNRESET), e.g. after `quit` or a crash: a caller
+ * can tell that from a timeout or a malformed message. */
 bool qmp_client_closed(QmpClient *c);
 
 /* The socket, for poll() in interactive programs (readable: call qmp_client_poll). */
