@@ -39,8 +39,9 @@ static inline json_object *bench_qemu_wait_completed(QmpClient *src, int64_t dea
                                  : "";
         if (!strcmp(status, "completed") && json_object_object_get_ex(info, "ram", NULL))
             return info;
+        bool failed = !strcmp(status, "failed"); /* status lives in info: read it first */
         json_object_put(info);
-        if (!strcmp(status, "failed"))
+        if (failed)
             return NULL;
         g_usleep(20000);
     }
