@@ -4,6 +4,7 @@
 #include "mb_util.h"
 #include "mig_wire.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 static const char *const rp_names[MIG_RP_MAX] = {
@@ -131,4 +132,69 @@ size_t mig_rp_encode_mb_horizon(uint8_t *buf, uint64_t records)
     mb_st_be16(buf + 2, 8);
     mb_st_be64(buf + 4, records);
     return 12;
+}
+
+uint64_t mig_rp_bitmap_size(uint64_t npages)
+{
+    return (npages + 63) / 64 * 8;
+}
+
+size_t mig_rp_bitmap_blob_len(uint64_t npages)
+{
+    return 16 + (size_t)mig_rp_bitmap_size(npages);
+}
+
+size_t mig_rp_bitmap_encode(uint8_t *buf, const uint64_t *received, uint64_t npages)
+{
+    uint64_t size = mig_rp_bitmap_size(npages);
+
+    mb_st_be64(buf, size);
+    for (uint64_t w = 0; w < size / 8; w++) {
+        uint64_t v = received[w];
+        /* the padding bits of the last word go out as 0, as QEMU's bitmap_to_le leaves them */
+        if (w == size / 8 - 1 && npages % 64)
+            v &= (UINT64_C(1) << (npages % 64)) - 1;
+        for (int b = 0; b < 8; b++)
+            buf[8 + w * 8 + b] = (uint8_t)(v >> (8 * b));
+    }
+    mb_st_be64(buf + 8 + size, MIG_RP_BITMAP_END);
+    return 16 + (size_t)size;
+}
+
+bool mig_rp_bitmap_decode(const uint8_t *p, size_t len, const char *name, uint64_t npages,
+                          uint64_t *received, GError **err)
+{
+    uint64_t local = mig_rp_bitmap_size(npages);
+
+    if (len < 8) {
+        mb_error_set(err, "read bitmap failed for ramblock '%s': short return path", name);
+        return false;
+    }
+    uint64_t size = mb_ld_be64(p);
+    if (size != local) {
+        mb_error_set(err, "ramblock '%s' bitmap size mismatch (0x%" PRIx64 " != 0x%" PRIx64 ")",
+                     name, size, local);
+        return false;
+    }
+    /* (written so that no sum can overflow, whatever the size field says) */
+    if (len < 16 || len - 16 < size) {
+        size_t got = len - 8 < size ? len - 8 : (size_t)size;
+        mb_error_set(err, "read bitmap failed for ramblock '%s' (size 0x%" PRIx64 ", got: 0x%zx)",
+                     name, size, got);
+        return false;
+    }
+    uint64_t end = mb_ld_be64(p + 8 + size);
+    if (end != MIG_RP_BITMAP_END) {
+        mb_error_set(err, "ramblock '%s' end mark incorrect: 0x%" PRIx64, name, end);
+        return false;
+    }
+    for (uint64_t w = 0; w < size / 8; w++) {
+        uint64_t v = 0;
+        for (int b = 0; b < 8; b++)
+            v |= (uint64_t)p[8 + w * 8 + b] << (8 * b);
+        if (w == size / 8 - 1 && npages % 64)
+            v &= (UINT64_C(1) << (npages % 64)) - 1;
+        received[w] = v;
+    }
+    return true;
 }

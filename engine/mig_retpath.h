@@ -45,4 +45,27 @@ size_t mig_rp_encode_u32(uint8_t *buf, uint16_t type, uint32_t value);
 size_t mig_rp_encode_mb_send(uint8_t *buf, uint64_t record, uint32_t block, uint64_t page);
 size_t mig_rp_encode_mb_horizon(uint8_t *buf, uint64_t records);
 
+/* ---- the received bitmap that follows a RECV_BITMAP message (postcopy recovery) ----
+ * After RECV_BITMAP names a block, the destination writes that block's received bitmap raw
+ * on the return path: be64 size in bytes (the page count's bytes rounded up to a multiple
+ * of 8), the bitmap little-endian (bit i of byte i/8 = page i), be64 end mark
+ * MIG_RP_BITMAP_END.  The source turns it around into its dirty bitmap: what the
+ * destination lacks is sent again.  Bitmaps in memory are arrays of uint64_t, page i in
+ * bit i%64 of word i/64, whatever the host's byte order. */
+#define MIG_RP_BITMAP_END 0x0123456789abcdefULL
+
+/* The size field for a block of `npages` pages: ceil(npages/8) rounded up to 8. */
+uint64_t mig_rp_bitmap_size(uint64_t npages);
+/* The whole blob's length (size field, bitmap, end mark). */
+size_t mig_rp_bitmap_blob_len(uint64_t npages);
+/* Encodes `received` (npages bits; bits beyond npages are written as 0) into `buf` of at
+ * least mig_rp_bitmap_blob_len(npages) bytes.  Returns the bytes written. */
+size_t mig_rp_bitmap_encode(uint8_t *buf, const uint64_t *received, uint64_t npages);
+/* Decodes a blob of `len` bytes for block `name` of `npages` pages into `received`
+ * ((npages + 63) / 64 words; bits beyond npages are cleared).  Never reads beyond `len`.
+ * False with an error (QEMU's texts: size mismatch, short read, end mark) otherwise, and
+ * `received` is then left unspecified. */
+bool mig_rp_bitmap_decode(const uint8_t *p, size_t len, const char *name, uint64_t npages,
+                          uint64_t *received, GError **err);
+
 #endif

@@ -93,6 +93,56 @@ static bool always(void *opaque)
     return true;
 }
 
+/* The received bitmap of postcopy recovery: QEMU's layout (be64 size rounded to 8 bytes,
+ * little-endian bitmap, be64 end mark), padding bits dropped, each malformed blob refused. */
+static void test_recv_bitmap(void)
+{
+    const uint64_t npages = 70; /* two words, the second one partial */
+    uint64_t rx[2] = { 0x8000000000000001ULL, 0xffffffffffffffffULL }, back[2];
+    uint8_t buf[64];
+    GError *err = NULL;
+
+    g_assert_cmpuint(mig_rp_bitmap_size(npages), ==, 16);
+    g_assert_cmpuint(mig_rp_bitmap_size(64), ==, 8);
+    g_assert_cmpuint(mig_rp_bitmap_size(0), ==, 0);
+    size_t n = mig_rp_bitmap_encode(buf, rx, npages);
+    g_assert_cmpuint(n, ==, mig_rp_bitmap_blob_len(npages));
+    g_assert_cmpuint(n, ==, 32);
+    g_assert_cmpuint(mb_ld_be64(buf), ==, 16);
+    g_assert_cmpuint(buf[8], ==, 0x01);  /* page 0: bit 0 of the first byte */
+    g_assert_cmpuint(buf[15], ==, 0x80); /* page 63 */
+    g_assert_cmpuint(buf[16], ==, 0x3f); /* pages 64..69, the padding stays 0 */
+    g_assert_cmpuint(buf[17], ==, 0);
+    g_assert_cmpuint(mb_ld_be64(buf + 24), ==, MIG_RP_BITMAP_END);
+    g_assert_true(mig_rp_bitmap_decode(buf, n, "pc.ram", npages, back, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(back[0], ==, rx[0]);
+    g_assert_cmpuint(back[1], ==, 0x3f);
+
+    /* another block size: the size field no longer matches */
+    g_assert_false(mig_rp_bitmap_decode(buf, n, "pc.ram", 200, back, &err));
+    g_assert_cmpstr(err->message, ==, "ramblock 'pc.ram' bitmap size mismatch (0x10 != 0x20)");
+    g_clear_error(&err);
+    /* cut short: every length below the whole blob is refused, nothing read past it */
+    for (size_t cut = 0; cut < n; cut++) {
+        uint8_t *p = g_malloc(cut ? cut : 1);
+        memcpy(p, buf, cut);
+        g_assert_false(mig_rp_bitmap_decode(p, cut, "pc.ram", npages, back, &err));
+        g_assert_nonnull(err);
+        g_clear_error(&err);
+        g_free(p);
+    }
+    /* a wrong end mark */
+    buf[31] ^= 1;
+    g_assert_false(mig_rp_bitmap_decode(buf, n, "pc.ram", npages, back, &err));
+    g_assert_true(g_str_has_prefix(err->message, "ramblock 'pc.ram' end mark incorrect: 0x"));
+    g_clear_error(&err);
+    /* an absurd size field cannot overflow the length checks */
+    mb_st_be64(buf, UINT64_MAX - 7);
+    g_assert_false(mig_rp_bitmap_decode(buf, n, "pc.ram", UINT64_MAX - 63, back, &err));
+    g_clear_error(&err);
+}
+
 static void test_queue_schedule(void)
 {
     MigPcQueue *q = mig_pc_queue_new();
@@ -253,6 +303,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/postcopy/codec-roundtrip", test_codec_roundtrip);
     g_test_add_func("/postcopy/codec-rejects", test_codec_rejects);
+    g_test_add_func("/postcopy/recv-bitmap", test_recv_bitmap);
     g_test_add_func("/postcopy/queue-schedule", test_queue_schedule);
     g_test_add_func("/postcopy/model", test_model);
     g_test_add_func("/postcopy/blocktime", test_blocktime);
