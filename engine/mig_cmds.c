@@ -188,12 +188,12 @@ static json_object *cmd_xen_colo_checkpoint(QmpRequest *req, json_object *args, 
 static json_object *cmd_migrate_recover(QmpRequest *req, json_object *args, GError **err, void *op)
 {
     MigEngine *e = op;
-    if (atomic_load(&e->in.state) != MIG_POSTCOPY_PAUSED) {
-        mb_error_set(err, "Migrate recover can only be run when postcopy is paused.");
-        return NULL;
-    }
-    /* Never pretend: the paused migration stays paused (docs/features.md). */
-    mb_error_set(err, "Postcopy recovery is not supported by this migbench build yet");
+    const char *uri = json_object_get_string(ARG("uri"));
+    int fd = -1;
+
+    if (atomic_load(&e->in.state) == MIG_POSTCOPY_PAUSED && !strncmp(uri, "fd:", 3))
+        fd = qmp_request_take_fd(req, uri + 3, NULL);
+    mig_dest_recover(e, uri, fd, err);
     return NULL;
 }
 
@@ -228,8 +228,7 @@ static bool migrate_prepare(MigEngine *e, json_object *args, GError **err)
             mb_error_set(err, "Postcopy recovery cannot work when release-ram capability is set");
             return false;
         }
-        mb_error_set(err, "Postcopy recovery is not supported by this migbench build yet");
-        return false;
+        return true; /* a resume: no new migration */
     }
     MigStatus s = mig_out_state(e);
     /* 5.0 does not count colo as running, so its `migrate` would start a second migration
@@ -311,6 +310,43 @@ static void fd_error(MigEngine *e, const GError *cause, GError **err)
     g_propagate_error(err, g_error_copy(cause));
 }
 
+/* migrate resume=true (QEMU's qmp_migrate into migrate_fd_connect with resume): the
+ * paused migration thread connects to `uri` and runs the recovery.  A URI that cannot be
+ * used leaves the migration paused with the error recorded (migrate_fd_error only fails a
+ * migration in setup). */
+static json_object *migrate_resume(MigEngine *e, QmpRequest *req, const char *uri, GError **err)
+{
+    GError *local = NULL;
+    ChanUri u = { 0 };
+    Chan *pending = NULL;
+
+    if (!chan_uri_parse(uri, &u, &local)) {
+        mig_out_set_error(e, local);
+        g_propagate_error(err, local);
+        return NULL;
+    }
+    switch (u.scheme) {
+    case CHAN_TCP:
+    case CHAN_UNIX: break;
+    case CHAN_EXEC: pending = chan_spawn(u.cmd, true, &local); break;
+    case CHAN_FD: {
+        int fd = qmp_request_take_fd(req, u.fdname, &local);
+        if (fd >= 0)
+            pending = chan_new_fd(fd, uri);
+        break;
+    }
+    default: mb_error_set(&local, "Parameter 'uri' expects a valid migration protocol"); break;
+    }
+    if (local) {
+        chan_uri_clear(&u);
+        mig_out_set_error(e, local);
+        g_propagate_error(err, local);
+        return NULL;
+    }
+    mig_out_request_resume(e, &u, pending);
+    return NULL;
+}
+
 static json_object *cmd_migrate(QmpRequest *req, json_object *args, GError **err, void *op)
 {
     MigEngine *e = op;
@@ -319,6 +355,8 @@ static json_object *cmd_migrate(QmpRequest *req, json_object *args, GError **err
 
     if (!migrate_prepare(e, args, err))
         return NULL;
+    if (arg_bool(args, "resume"))
+        return migrate_resume(e, req, uri, err);
     ChanUri u = { 0 };
     Chan *pending = NULL;
     bool parsed = chan_uri_parse(uri, &u, &local);

@@ -174,7 +174,7 @@ static bool load_device_state(MigEngine *e, const uint8_t *buf, size_t len, GErr
         return false;
     }
     MigFile *bf = mig_file_new(chan_new_fd(fd, "colo-vmstate"), false);
-    bool ok = mig_loadvm(e, bf, NULL, err);
+    bool ok = mig_loadvm(e, bf, NULL, NULL, NULL, err);
     mig_file_close(bf);
     return ok;
 }

@@ -66,12 +66,13 @@ static void finish_incoming(MigEngine *e, bool postcopy)
     mig_set_state(e, &e->in.state, postcopy ? MIG_POSTCOPY_ACTIVE : MIG_ACTIVE, MIG_COMPLETED);
 }
 
-static void fail_incoming(MigEngine *e, GError *err, bool postcopy)
+static void fail_incoming(MigEngine *e, GError *err)
 {
     mig_in_set_error(e, err);
     g_printerr("migbench: load of migration failed: %s\n", err->message);
     g_error_free(err);
-    mig_set_state(e, &e->in.state, postcopy ? MIG_POSTCOPY_ACTIVE : MIG_ACTIVE, MIG_FAILED);
+    /* from active, postcopy-active, or postcopy-recover (a bad stream after a recovery) */
+    mig_set_state(e, &e->in.state, (MigStatus)atomic_load(&e->in.state), MIG_FAILED);
     if (e->cfg.exit_on_incoming_error)
         exit(1);
 }
@@ -197,6 +198,90 @@ static void colo_finish(MigEngine *e, bool verified, const GError *err, int64_t 
     mig_report_dest_end(e, true, NULL, load_ms, announce);
 }
 
+/* ---- postcopy recovery ---- */
+
+/* The stream being loaded, as a recovery replaces it. */
+typedef struct {
+    MigEngine *e;
+    MigFile *f;
+} InStream;
+
+/* Waits (paused) until migrate-recover has set up a channel and a source connects on it,
+ * then takes that connection.  NULL when the vm stops first. */
+static Chan *await_recovery(MigEngine *e, uint64_t *seq)
+{
+    for (;;) {
+        g_mutex_lock(&e->in.lock);
+        while (e->in.recover_seq == *seq && !__atomic_load_n(&e->in.stopping, __ATOMIC_RELAXED))
+            g_cond_wait(&e->in.recover_cond, &e->in.lock);
+        bool stopping = __atomic_load_n(&e->in.stopping, __ATOMIC_RELAXED);
+        *seq = e->in.recover_seq;
+        Chan *c = e->in.pending_chan;
+        e->in.pending_chan = NULL;
+        ChanListener *l = e->in.listener;
+        g_mutex_unlock(&e->in.lock);
+        if (stopping) {
+            chan_close(c);
+            return NULL;
+        }
+        GError *err = NULL;
+        if (!c && l)
+            c = chan_listener_accept(l, &err);
+        g_clear_error(&err);
+        if (!c) {
+            if (__atomic_load_n(&e->in.stopping, __ATOMIC_RELAXED))
+                return NULL;
+            continue; /* (exec/fd: the one channel was refused; wait for another recover) */
+        }
+        if (!refuse_channel(e, &c))
+            return c;
+        if (!l)
+            continue;
+        /* A refused TLS channel: keep listening on the same socket. */
+        g_mutex_lock(&e->in.lock);
+        e->in.recover_seq++;
+        g_mutex_unlock(&e->in.lock);
+    }
+}
+
+/* MigLoadRecover: QEMU's postcopy_pause_incoming and, once a new connection arrives,
+ * postcopy_try_recover.  The guest keeps running here with the pages it has; nothing is
+ * torn down but the broken channel. */
+static bool pause_incoming(void *opaque, MigFile **f, Chan **rp, const GError *cause)
+{
+    InStream *in = opaque;
+    MigEngine *e = in->e;
+
+    g_mutex_lock(&e->in.lock);
+    MigPcDest *pc = e->in.postcopy;
+    e->in.file = NULL;
+    uint64_t seq = e->in.recover_seq;
+    g_mutex_unlock(&e->in.lock);
+    mig_pc_dest_pause(pc);
+    chan_close(*rp);
+    *rp = NULL;
+    mig_file_close(*f);
+    *f = in->f = NULL;
+    /* A second break during a recovery pauses again too (QEMU 5.0 only leaves
+     * postcopy-active: docs/quirks.md). */
+    atomic_store(&e->in.recover_triggered, false);
+    mig_set_state(e, &e->in.state, (MigStatus)atomic_load(&e->in.state), MIG_POSTCOPY_PAUSED);
+    g_printerr("migbench: postcopy stream broke: %s; migration paused\n", cause->message);
+    Chan *c = await_recovery(e, &seq);
+    if (!c)
+        return false;
+    MigFile *nf = mig_file_new(c, false);
+    *rp = chan_return_path(c);
+    g_mutex_lock(&e->in.lock);
+    e->in.file = nf;
+    g_mutex_unlock(&e->in.lock);
+    *f = in->f = nf;
+    mig_set_state(e, &e->in.state, MIG_POSTCOPY_PAUSED, MIG_POSTCOPY_RECOVER);
+    if (__atomic_load_n(&e->in.stopping, __ATOMIC_RELAXED))
+        mig_file_shutdown(nf); /* (stop ran between the accept and here) */
+    return true;
+}
+
 static gpointer incoming_thread(gpointer opaque)
 {
     MigEngine *e = opaque;
@@ -232,7 +317,9 @@ static gpointer incoming_thread(gpointer opaque)
     e->in.file = f;
     g_mutex_unlock(&e->in.lock);
     mig_set_state(e, &e->in.state, MIG_NONE, MIG_ACTIVE);
-    bool ok = accept_multifd(e, &err) && mig_loadvm(e, f, &rp, &err);
+    InStream in = { .e = e, .f = f };
+    bool ok = accept_multifd(e, &err) && mig_loadvm(e, f, &rp, pause_incoming, &in, &err);
+    f = in.f; /* a recovery replaced it; NULL when it gave up while paused */
     /* Wall-clock load time (reports only, never a sim result): up to the end of the stream,
      * before verification. */
     int64_t load_ns = mb_monotonic_ns() - t0;
@@ -258,27 +345,16 @@ static gpointer incoming_thread(gpointer opaque)
     MigPcDest *pc = e->in.postcopy;
     g_mutex_unlock(&e->in.lock);
     bool postcopy = pc && mig_pc_dest_state(pc) >= MIG_PCD_RUNNING;
-    if (pc)
+    if (pc) {
         mig_pc_dest_stream_end(pc, ok);
-    if (postcopy && !ok) {
-        /* QEMU: a stream error while the postcopy guest runs pauses (the pages still on the
-         * source are not lost); recovery is not built yet, so it stays paused. */
-        g_printerr("migbench: postcopy stream broke: %s\n", err->message);
-        mig_in_set_error(e, err);
-        g_clear_error(&err);
         mig_pc_dest_join(pc); /* it writes requests on rp */
-        mig_set_state(e, &e->in.state, MIG_POSTCOPY_ACTIVE, MIG_POSTCOPY_PAUSED);
-        chan_close(rp);
-        g_mutex_lock(&e->in.lock);
-        e->in.file = NULL;
-        if (e->in.listener)
-            chan_listener_close(e->in.listener);
-        g_mutex_unlock(&e->in.lock);
-        mig_file_close(f);
-        return NULL;
     }
-    if (pc)
-        mig_pc_dest_join(pc);
+    if (postcopy && !ok && atomic_load(&e->in.state) == MIG_POSTCOPY_PAUSED) {
+        /* The stream broke in postcopy and the vm stopped while waiting for a recovery:
+         * it stays paused (QEMU's paused load waits forever). */
+        g_clear_error(&err);
+        goto out;
+    }
     int64_t load_ms = load_ns / 1000000;
     if (ok && e->in.colo) {
         /* ENABLE_COLO: checked but kept incoming, this side becomes the COLO secondary
@@ -305,7 +381,7 @@ static gpointer incoming_thread(gpointer opaque)
         mig_report_dest_end(e, true, NULL, load_ms, announce);
     } else {
         mig_report_dest_end(e, false, err->message, load_ms, NULL);
-        fail_incoming(e, err, postcopy);
+        fail_incoming(e, err);
     }
     send_shut(rp, !ok);
 out:
@@ -315,14 +391,20 @@ out:
     if (e->in.listener)
         chan_listener_close(e->in.listener);
     g_mutex_unlock(&e->in.lock);
-    mig_file_close(f);
+    if (f)
+        mig_file_close(f);
     return NULL;
 }
 
-bool mig_dest_start(MigEngine *e, const char *uri, int fd, GError **err)
+/* QEMU's qemu_start_incoming_migration without the thread: the setup event, then a
+ * listener (tcp, unix) or the one channel (exec, fd) for `uri`.  *listening is false for
+ * "defer" (nothing to wait on). */
+static bool open_incoming(MigEngine *e, const char *uri, int fd, bool *listening, GError **err)
 {
     ChanUri u;
+    ChanListener *old = NULL;
 
+    *listening = false;
     /* QEMU emits this unconditionally, whatever the events capability says. */
     mig_emit_status_event(e, MIG_SETUP);
     if (!chan_uri_parse(uri, &u, err))
@@ -345,16 +427,21 @@ bool mig_dest_start(MigEngine *e, const char *uri, int fd, GError **err)
             break;
         }
         g_mutex_lock(&e->in.lock);
+        old = e->in.listener; /* (a recovery's: the first migration's, already stopped) */
         e->in.listener = l;
         json_object_put(e->in.socket_address);
         e->in.socket_address = chan_listener_addresses(l);
         g_mutex_unlock(&e->in.lock);
         break;
     }
-    case CHAN_EXEC:
-        e->in.pending_chan = chan_spawn(u.cmd, false, err);
-        ok = e->in.pending_chan != NULL;
+    case CHAN_EXEC: {
+        Chan *c = chan_spawn(u.cmd, false, err);
+        ok = c != NULL;
+        g_mutex_lock(&e->in.lock);
+        e->in.pending_chan = c;
+        g_mutex_unlock(&e->in.lock);
         break;
+    }
     case CHAN_FD: {
         /* From migrate-incoming the caller took the fd from the monitor; on the command
          * line (-incoming fd:N) the name is an inherited descriptor number. */
@@ -364,7 +451,10 @@ bool mig_dest_start(MigEngine *e, const char *uri, int fd, GError **err)
             ok = false;
             break;
         }
-        e->in.pending_chan = chan_new_fd((int)n, "fd");
+        Chan *c = chan_new_fd((int)n, "fd");
+        g_mutex_lock(&e->in.lock);
+        e->in.pending_chan = c;
+        g_mutex_unlock(&e->in.lock);
         break;
     }
     default:
@@ -373,10 +463,48 @@ bool mig_dest_start(MigEngine *e, const char *uri, int fd, GError **err)
         break;
     }
     chan_uri_clear(&u);
-    if (!ok)
+    if (old) {
+        chan_listener_close(old);
+        chan_listener_free(old);
+    }
+    *listening = ok;
+    return ok;
+}
+
+bool mig_dest_start(MigEngine *e, const char *uri, int fd, GError **err)
+{
+    bool listening;
+
+    if (!open_incoming(e, uri, fd, &listening, err))
         return false;
+    if (!listening)
+        return true; /* defer */
     e->in.thread = g_thread_try_new("incoming", incoming_thread, e, err);
     return e->in.thread != NULL;
+}
+
+bool mig_dest_recover(MigEngine *e, const char *uri, int fd, GError **err)
+{
+    bool listening;
+
+    if (atomic_load(&e->in.state) != MIG_POSTCOPY_PAUSED) {
+        mb_error_set(err, "Migrate recover can only be run when postcopy is paused.");
+        return false;
+    }
+    if (atomic_exchange(&e->in.recover_triggered, true)) {
+        mb_error_set(err, "Migrate recovery is triggered already");
+        return false;
+    }
+    /* Only a new channel: the paused incoming thread takes the connection (QEMU 5.0 keeps
+     * the trigger set when this fails, until the next pause). */
+    if (!open_incoming(e, uri, fd, &listening, err))
+        return false;
+    g_mutex_lock(&e->in.lock);
+    if (listening)
+        e->in.recover_seq++;
+    g_cond_broadcast(&e->in.recover_cond);
+    g_mutex_unlock(&e->in.lock);
+    return true;
 }
 
 void mig_dest_pause(MigEngine *e)
@@ -391,6 +519,7 @@ void mig_dest_stop(MigEngine *e)
 {
     __atomic_store_n(&e->in.stopping, true, __ATOMIC_RELAXED);
     g_mutex_lock(&e->in.lock);
+    g_cond_broadcast(&e->in.recover_cond); /* a paused load waits for a recovery */
     if (e->in.listener)
         chan_listener_close(e->in.listener);
     if (e->in.file)

@@ -57,6 +57,7 @@ MigEngine *mig_engine_new(QmpServer *qmp, const Schema *schema, MbGuest *guest,
     mig_out_init(e);
     mig_colo_state_init(e);
     g_mutex_init(&e->in.lock);
+    g_cond_init(&e->in.recover_cond);
     atomic_init(&e->in.state, MIG_NONE);
     e->autostart = !cfg->start_paused;
     e->runstate = RS_PRELAUNCH;
@@ -103,6 +104,7 @@ void mig_engine_free(MigEngine *e)
     g_clear_error(&e->in.error);
     json_object_put(e->in.socket_address);
     g_free(e->in.guest_state_runstate);
+    g_cond_clear(&e->in.recover_cond);
     g_mutex_clear(&e->in.lock);
     g_mutex_clear(&e->rs_lock);
     g_mutex_clear(&e->state_lock);

@@ -100,6 +100,7 @@ typedef struct MigOutgoing {
     MigSem pause_sem;
     atomic_bool start_postcopy;
     atomic_bool closing;            /* the vm is shutting down: nothing waits for a recovery */
+    bool resume_requested;          /* migrate resume=true for the paused thread (lock) */
     _Atomic uint64_t xbzrle_resize; /* new cache size for the running migration, or 0 */
     MigCounters live;
     struct MigMultifdSend *multifd; /* cancel shuts its channels down */
@@ -125,6 +126,12 @@ typedef struct MigIncoming {
     struct MigPcDest *postcopy;     /* postcopy of the last incoming migration (lock) */
     bool colo;                      /* ENABLE_COLO was received: become a COLO secondary */
     int64_t load_cpu_ns;            /* process CPU from start to the end of the load (reports) */
+    /* Postcopy recovery: migrate-recover was accepted since the last pause (QEMU's
+     * postcopy_recover_triggered), and how many times it set up a new channel (lock); the
+     * paused incoming thread waits on recover_cond for it (and for stopping). */
+    atomic_bool recover_triggered;
+    uint64_t recover_seq;
+    GCond recover_cond;
 } MigIncoming;
 
 /* COLO (mig_colo_state.c owns it; the rules are there). */

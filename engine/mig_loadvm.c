@@ -25,7 +25,9 @@ struct MigLoad {
     MigRamLoad *ram;
     GArray *sections; /* SeenSection */
     bool guest_loaded;
-    MigPcDest *pc;        /* postcopy, from ADVISE on (owned by e->in.postcopy) */
+    MigPcDest *pc; /* postcopy, from ADVISE on (owned by e->in.postcopy) */
+    MigLoadRecover recover;
+    void *recover_opaque;
     uint64_t package_end; /* stream offset where the postcopy package ends, 0 = none */
 };
 
@@ -369,6 +371,44 @@ static bool load_run(MigLoad *ld, GError **err)
     return true;
 }
 
+/* ---- postcopy recovery (QEMU's loadvm_handle_recv_bitmap, loadvm_postcopy_handle_resume) */
+
+static bool load_recv_bitmap(MigLoad *ld, const uint8_t *buf, uint16_t len, GError **err)
+{
+    MbGuest *g = ld->e->guest;
+    char name[256];
+
+    if (len < 1 || len != 1u + buf[0])
+        return failf(ld, err, "loadvm_handle_recv_bitmap: invalid payload length (%d)", len);
+    memcpy(name, buf + 1, buf[0]);
+    name[buf[0]] = 0;
+    if (!ld->pc || mig_pc_dest_state(ld->pc) != MIG_PCD_RUNNING || !ld->rp || !*ld->rp)
+        return failf(ld, err, "RECV_BITMAP outside a postcopy recovery");
+    for (unsigned b = 0; b < g->nblocks; b++) {
+        if (strcmp(g->blocks[b].name, name))
+            continue;
+        GError *cause = NULL;
+        if (!mig_pc_dest_send_received(ld->pc, *ld->rp, b, &cause))
+            return fail(ld, err, cause);
+        return true;
+    }
+    return failf(ld, err, "loadvm_handle_recv_bitmap: block '%s' not found", name);
+}
+
+static bool load_resume(MigLoad *ld)
+{
+    MigEngine *e = ld->e;
+
+    if (atomic_load(&e->in.state) != MIG_POSTCOPY_RECOVER || !ld->pc || !ld->rp || !*ld->rp) {
+        /* QEMU reports it and goes on loading. */
+        g_printerr("migbench: loadvm_postcopy_handle_resume: illegal resume received\n");
+        return true;
+    }
+    mig_set_state(e, &e->in.state, MIG_POSTCOPY_RECOVER, MIG_POSTCOPY_ACTIVE);
+    mig_pc_dest_resume(ld->pc, *ld->rp);
+    return true;
+}
+
 static bool load_command(MigLoad *ld, GError **err)
 {
     static const int lens[MIG_CMD_MAX] = {
@@ -433,6 +473,8 @@ static bool load_command(MigLoad *ld, GError **err)
         ld->package_end = ld->f->pos + plen;
         return true;
     }
+    case MIG_CMD_RECV_BITMAP: return load_recv_bitmap(ld, buf, len, err);
+    case MIG_CMD_POSTCOPY_RESUME: return load_resume(ld);
     case MIG_CMD_ENABLE_COLO:
         /* QEMU's loadvm_process_enable_colo: this side becomes a COLO secondary once the
          * stream is loaded.  The guest must be able to check memory while staying an
@@ -446,19 +488,33 @@ static bool load_command(MigLoad *ld, GError **err)
     }
 }
 
-bool mig_loadvm(MigEngine *e, MigFile *f, Chan **rp, GError **err)
+/* A stream error (not a bad stream) while the postcopy guest runs here pauses; true when a
+ * recovery brought a new stream to go on with. */
+static bool recovered(MigLoad *ld, GError **err)
 {
-    MigLoad ld = { .e = e, .f = f, .rp = rp };
+    if (!ld->recover || !mig_file_error(ld->f) || !ld->pc ||
+        mig_pc_dest_state(ld->pc) != MIG_PCD_RUNNING)
+        return false;
+    if (!ld->recover(ld->recover_opaque, &ld->f, ld->rp, *err))
+        return false;
+    g_clear_error(err);
+    return true;
+}
+
+bool mig_loadvm(MigEngine *e, MigFile *f, Chan **rp, MigLoadRecover recover, void *opaque,
+                GError **err)
+{
+    MigLoad ld = { .e = e, .f = f, .rp = rp, .recover = recover, .recover_opaque = opaque };
     bool ok;
 
     ld.ram = mig_ram_load_new(e);
     ld.sections = g_array_new(FALSE, TRUE, sizeof(SeenSection));
     ok = load_header(&ld, err);
     while (ok) {
-        int type = mig_get_byte(f);
-        if (mig_file_error(f)) {
-            ok = stream_error(&ld, err);
-            break;
+        int type = mig_get_byte(ld.f);
+        if (mig_file_error(ld.f)) {
+            ok = stream_error(&ld, err) || recovered(&ld, err);
+            continue;
         }
         if (type == MIG_SEC_EOF)
             break;
@@ -470,8 +526,10 @@ bool mig_loadvm(MigEngine *e, MigFile *f, Chan **rp, GError **err)
         case MIG_SEC_COMMAND: ok = load_command(&ld, err); break;
         default: ok = failf(&ld, err, "Unknown savevm section type %d", type); break;
         }
-        if (ok && mig_file_error(f))
+        if (ok && mig_file_error(ld.f))
             ok = stream_error(&ld, err);
+        if (!ok)
+            ok = recovered(&ld, err);
     }
     if (ok && !ld.guest_loaded)
         ok = failf(&ld, err, "the stream ended without the guest state (%s)", MIG_GUEST_IDSTR);

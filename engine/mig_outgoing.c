@@ -394,6 +394,39 @@ bool mig_out_closing(MigEngine *e)
     return atomic_load(&e->out.closing);
 }
 
+void mig_out_request_resume(MigEngine *e, ChanUri *uri, Chan *pending)
+{
+    g_mutex_lock(&e->out.lock);
+    chan_uri_clear(&e->out.uri);
+    e->out.uri = *uri;
+    memset(uri, 0, sizeof(*uri));
+    chan_close(e->out.pending_chan);
+    e->out.pending_chan = pending;
+    e->out.resume_requested = true;
+    g_cond_broadcast(&e->out.wake);
+    g_mutex_unlock(&e->out.lock);
+}
+
+bool mig_out_resume_wait(MigEngine *e)
+{
+    bool resume = false;
+
+    g_mutex_lock(&e->out.lock);
+    for (;;) {
+        if (e->out.resume_requested) {
+            e->out.resume_requested = false;
+            resume = true;
+            break;
+        }
+        if (atomic_load(&e->out.closing) || atomic_load(&e->out.state) != MIG_POSTCOPY_PAUSED)
+            break;
+        /* (woken by a resume or a cancel; the timeout only bounds a missed state change) */
+        g_cond_wait_until(&e->out.wake, &e->out.lock, g_get_monotonic_time() + 100000);
+    }
+    g_mutex_unlock(&e->out.lock);
+    return resume;
+}
+
 void mig_out_pause(MigEngine *e)
 {
     g_mutex_lock(&e->out.lock);

@@ -139,6 +139,12 @@ void mig_out_close(MigEngine *e);
 bool mig_out_closing(MigEngine *e);
 /* migrate-pause on the source: shuts the stream down (the thread then pauses). */
 void mig_out_pause(MigEngine *e);
+/* migrate resume=true: the paused thread is to connect to `uri` (taken; cleared) or use
+ * `pending` (exec, fd; taken) and recover. */
+void mig_out_request_resume(MigEngine *e, ChanUri *uri, Chan *pending);
+/* The paused migration thread: waits for a resume request (true, taken) or until the
+ * state leaves postcopy-paused or the vm closes (false). */
+bool mig_out_resume_wait(MigEngine *e);
 /* Parameters changed (changed[id] set by mig_params_set): applies what takes effect at once
  * on a running migration (the rate limit; xbzrle-cache-size at the thread's next step). */
 void mig_out_params_changed(MigEngine *e, const bool changed[MP__MAX]);

@@ -5,6 +5,7 @@
 #include "mig_pc_model.h"
 #include "mig_pc_stats.h"
 #include "mig_retpath.h"
+#include "mig_wire.h"
 
 #include <string.h>
 
@@ -33,7 +34,18 @@ struct MigPcDest {
     bool ran;
     uint64_t missing_at_switch;
     uint64_t horizon_sent; /* last MB_HORIZON */
+    /* rp_lock: rp, model, last_req_block, horizon_sent, claims.  The vCPU thread and a
+     * postcopy recovery (the loader) both write on the return path and read the model;
+     * taken before `lock` when both are needed. */
+    GMutex rp_lock;
+    GArray *claims; /* Claim: every MB_SEND, for a recovery to send again */
 };
+
+typedef struct {
+    uint64_t record;
+    uint32_t block;
+    uint64_t page;
+} Claim;
 
 MigPcDest *mig_pc_dest_new(MigEngine *e)
 {
@@ -43,7 +55,9 @@ MigPcDest *mig_pc_dest_new(MigEngine *e)
     d->e = e;
     d->g = g;
     g_mutex_init(&d->lock);
+    g_mutex_init(&d->rp_lock);
     g_cond_init(&d->cond);
+    d->claims = g_array_new(FALSE, FALSE, sizeof(Claim));
     d->missing = g_new0(uint64_t *, g->nblocks ? g->nblocks : 1);
     d->base = g_new0(uint64_t, g->nblocks ? g->nblocks : 1);
     uint64_t base = 0;
@@ -70,7 +84,9 @@ void mig_pc_dest_free(MigPcDest *d)
     g_free(d->offset);
     mig_pc_model_free(d->model);
     mig_pc_stats_free(d->stats);
+    g_array_free(d->claims, TRUE);
     g_cond_clear(&d->cond);
+    g_mutex_clear(&d->rp_lock);
     g_mutex_clear(&d->lock);
     g_free(d);
 }
@@ -103,9 +119,24 @@ bool mig_pc_dest_discard(MigPcDest *d, unsigned block, uint64_t page, uint64_t n
     return true;
 }
 
+/* The background pass goes at the source's postcopy rate, within the link's. */
+static uint64_t link_rate(MigPcDest *d)
+{
+    uint64_t bw = d->e->cfg.link_bandwidth;
+    if (d->rate && (!bw || d->rate < bw))
+        bw = d->rate;
+    return d->g->virtual_time ? bw : 0;
+}
+
 void mig_pc_dest_set_rate(MigPcDest *d, uint64_t rate)
 {
+    g_mutex_lock(&d->rp_lock);
     d->rate = rate;
+    /* A change while the guest runs here (max-postcopy-bandwidth set during postcopy, or
+     * the rate a recovery resumes with) re-times what has not started yet. */
+    if (d->model)
+        mig_pc_model_set_bandwidth(d->model, link_rate(d), mb_guest_now(d->g));
+    g_mutex_unlock(&d->rp_lock);
 }
 
 void mig_pc_dest_received(MigPcDest *d, unsigned block, uint64_t page)
@@ -130,7 +161,9 @@ void mig_pc_dest_stream_end(MigPcDest *d, bool ok)
     g_mutex_unlock(&d->lock);
 }
 
-/* A page request on the return path: REQ_PAGES_ID when the block changes, as QEMU does. */
+/* A page request on the return path: REQ_PAGES_ID when the block changes, as QEMU does.
+ * Under rp_lock, like every write on the return path here: while postcopy is paused rp is
+ * NULL and what would go out is dropped (a recovery sends again what still matters). */
 static void send_request(MigPcDest *d, unsigned block, uint64_t page)
 {
     uint8_t buf[MIG_RP_MAX_LEN];
@@ -158,6 +191,8 @@ static void on_request_sent(void *opaque, uint64_t record, uint64_t page)
 
     while (b + 1 < d->g->nblocks && page >= d->base[b + 1])
         b++;
+    Claim c = { .record = record, .block = b, .page = page - d->base[b] };
+    g_array_append_val(d->claims, c);
     rp_write(d, buf, mig_rp_encode_mb_send(buf, record, b, page - d->base[b]));
 }
 
@@ -183,6 +218,7 @@ static void before_write(void *opaque, const MbGuestWrite *w)
         return;
     int64_t t = w->t_ns + d->offset[v];
     bool requested;
+    g_mutex_lock(&d->rp_lock);
     int64_t at = mig_pc_model_touch(d->model, d->base[w->block] + w->page, t, &requested);
     if (requested) {
         send_request(d, w->block, w->page);
@@ -194,6 +230,7 @@ static void before_write(void *opaque, const MbGuestWrite *w)
     }
     /* The page's record is settled: the source can send up to it while this vCPU waits. */
     send_horizon(d, mig_pc_model_sent(d->model));
+    g_mutex_unlock(&d->rp_lock);
     g_mutex_lock(&d->lock);
     while (mb_bit_test(d->missing[w->block], w->page) && !d->abort)
         g_cond_wait(&d->cond, &d->lock);
@@ -213,13 +250,21 @@ static gpointer vcpu_thread(gpointer opaque)
     MigPcDest *d = opaque;
     int64_t t = d->t_start;
 
-    while (!aborted(d) && !mig_pc_model_done_by(d->model, t)) {
-        send_horizon(d, mig_pc_model_sent(d->model));
+    for (;;) {
+        g_mutex_lock(&d->rp_lock);
+        bool done = aborted(d) || mig_pc_model_done_by(d->model, t);
+        if (!done)
+            send_horizon(d, mig_pc_model_sent(d->model));
+        g_mutex_unlock(&d->rp_lock);
+        if (done)
+            break;
         t += STEP_NS;
         d->g->ops->run_writes(d->g, t, before_write, d);
     }
+    g_mutex_lock(&d->rp_lock);
     d->t_end = mig_pc_model_end(d->model);
     send_horizon(d, UINT64_MAX); /* nothing is requested any more */
+    g_mutex_unlock(&d->rp_lock);
     /* The guest clock reaches the last arrival (a vCPU never runs ahead of its page). */
     if (!aborted(d) && d->t_end > t)
         d->g->ops->run_writes(d->g, d->t_end, before_write, d);
@@ -232,7 +277,9 @@ bool mig_pc_dest_run(MigPcDest *d, Chan *rp, GError **err)
     MbGuest *g = d->g;
     uint64_t total = 0;
 
+    g_mutex_lock(&d->rp_lock);
     d->rp = rp;
+    g_mutex_unlock(&d->rp_lock);
     d->blocktime_cap = mig_cap(e, MIG_CAP_POSTCOPY_BLOCKTIME);
     d->stats = mig_pc_stats_new(g->nvcpus ? g->nvcpus : 1);
     d->offset = g_new0(int64_t, g->nvcpus ? g->nvcpus : 1);
@@ -246,27 +293,28 @@ bool mig_pc_dest_run(MigPcDest *d, Chan *rp, GError **err)
     }
     g_mutex_unlock(&d->lock);
     d->missing_at_switch = total;
-    /* The background pass goes at the source's postcopy rate, within the link's. */
-    uint64_t bw = e->cfg.link_bandwidth;
-    if (d->rate && (!bw || d->rate < bw))
-        bw = d->rate;
+    uint64_t bw = link_rate(d);
     const char *name = g->nblocks ? g->blocks[0].name : "";
     MigPcModelConfig mc = { .start_ns = mb_guest_now(g),
                             .latency_ns = g->virtual_time ? e->cfg.link_latency_ns : 0,
-                            .bandwidth = g->virtual_time ? bw : 0,
+                            .bandwidth = bw,
                             .record_bytes = 8 + 1 + strlen(name) + MB_TARGET_PAGE_SIZE,
                             .pages = pages,
                             .n = total,
                             .on_request_sent = on_request_sent,
                             .opaque = d };
+    g_mutex_lock(&d->rp_lock);
     d->model = mig_pc_model_new(&mc);
+    g_mutex_unlock(&d->rp_lock);
     g_free(pages);
     /* The package crossed the link before the guest runs here. */
     d->t_start = mc.start_ns + mc.latency_ns;
     d->state = MIG_PCD_RUNNING;
     if (!g->ops->run_writes || !g->ops->is_running(g)) {
         d->t_end = mig_pc_model_end(d->model);
+        g_mutex_lock(&d->rp_lock);
         send_horizon(d, UINT64_MAX);
+        g_mutex_unlock(&d->rp_lock);
         return true; /* a paused guest touches nothing: the pages just arrive */
     }
     if (g->virtual_time)
@@ -283,6 +331,82 @@ void mig_pc_dest_join(MigPcDest *d)
         d->thread = NULL;
         d->state = MIG_PCD_END;
     }
+}
+
+/* ---- postcopy recovery ---- */
+
+void mig_pc_dest_pause(MigPcDest *d)
+{
+    g_mutex_lock(&d->rp_lock);
+    d->rp = NULL;
+    g_mutex_unlock(&d->rp_lock);
+}
+
+bool mig_pc_dest_send_received(MigPcDest *d, Chan *rp, unsigned block, GError **err)
+{
+    if (block >= d->g->nblocks) {
+        mb_error_set(err, "RECV_BITMAP: no block %u", block);
+        return false;
+    }
+    uint64_t n = mb_guest_block_pages(d->g, block), words = (n + 63) / 64;
+    uint64_t *received = g_new0(uint64_t, words ? words : 1);
+    g_mutex_lock(&d->lock);
+    for (uint64_t w = 0; w < words; w++)
+        received[w] = ~d->missing[block][w];
+    g_mutex_unlock(&d->lock);
+    uint8_t hdr[MIG_RP_MAX_LEN];
+    size_t hn = mig_rp_encode_recv_bitmap(hdr, d->g->blocks[block].name);
+    size_t bn = mig_rp_bitmap_blob_len(n);
+    uint8_t *blob = g_malloc(bn);
+    mig_rp_bitmap_encode(blob, received, n);
+    bool ok = chan_write_all(rp, hdr, hn, err) && chan_write_all(rp, blob, bn, err);
+    g_free(blob);
+    g_free(received);
+    return ok;
+}
+
+void mig_pc_dest_resume(MigPcDest *d, Chan *rp)
+{
+    uint8_t buf[MIG_RP_MAX_LEN];
+
+    g_mutex_lock(&d->rp_lock);
+    d->rp = rp;
+    d->last_req_block = -1; /* a new return path: the first request names its block */
+    rp_write(d, buf, mig_rp_encode_u32(buf, MIG_RP_RESUME_ACK, 1));
+    g_mutex_lock(&d->lock);
+    uint64_t arrived = d->missing_at_switch - MIN(d->nmissing, d->missing_at_switch);
+    g_mutex_unlock(&d->lock);
+    /* The source goes on from the record after the last one that arrived (it counts them
+     * the same way from the received bitmaps): the order of the records from there is
+     * what the model settled, so their claims go again. */
+    for (guint i = 0; i < d->claims->len; i++) {
+        Claim *c = &g_array_index(d->claims, Claim, i);
+        if (c->record >= arrived)
+            rp_write(d, buf, mig_rp_encode_mb_send(buf, c->record, c->block, c->page));
+    }
+    /* Requests still waiting are asked for again (a request sent just before the break may
+     * never have reached the source; it counts each page once). */
+    if (d->model) {
+        for (unsigned b = 0; b < d->g->nblocks; b++) {
+            uint64_t n = mb_guest_block_pages(d->g, b);
+            g_mutex_lock(&d->lock);
+            for (uint64_t p = mb_bitmap_next_set(d->missing[b], n, 0); p < n;
+                 p = mb_bitmap_next_set(d->missing[b], n, p + 1)) {
+                if (mig_pc_model_requested(d->model, d->base[b] + p)) {
+                    g_mutex_unlock(&d->lock);
+                    send_request(d, b, p);
+                    g_mutex_lock(&d->lock);
+                }
+            }
+            g_mutex_unlock(&d->lock);
+        }
+    }
+    uint64_t h = d->horizon_sent;
+    if (d->model && mig_pc_model_sent(d->model) > h)
+        h = mig_pc_model_sent(d->model);
+    d->horizon_sent = h;
+    rp_write(d, buf, mig_rp_encode_mb_horizon(buf, h));
+    g_mutex_unlock(&d->rp_lock);
 }
 
 bool mig_pc_dest_blocktime(MigPcDest *d, uint32_t *total_ms, GArray **vcpu_ms)

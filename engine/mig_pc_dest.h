@@ -52,6 +52,19 @@ void mig_pc_dest_stream_end(MigPcDest *d, bool ok);
 /* Waits for the vCPU thread: it ends once the model has delivered every page. */
 void mig_pc_dest_join(MigPcDest *d);
 
+/* ---- postcopy recovery (QEMU 4.0+) ----
+ * The stream broke while the guest runs here: the return path is gone (rp becomes NULL;
+ * what the vCPU thread would send meanwhile is dropped).  The vCPU thread goes on, and a
+ * write to a missing page waits until the page arrives after the recovery. */
+void mig_pc_dest_pause(MigPcDest *d);
+/* Writes on `rp` (the new return path) RECV_BITMAP for `block` and its received bitmap
+ * (every page not missing here), QEMU's migrate_send_rp_recv_bitmap. */
+bool mig_pc_dest_send_received(MigPcDest *d, Chan *rp, unsigned block, GError **err);
+/* POSTCOPY_RESUME: requests go out on `rp` (borrowed, open until join or the next pause)
+ * again; sends RESUME_ACK(1), then what the source needs to go on from the records that
+ * arrived: the claims of the later records, the requests still waiting, the horizon. */
+void mig_pc_dest_resume(MigPcDest *d, Chan *rp);
+
 /* For query-migrate (completed, postcopy-blocktime on): false when blocktime was not
  * tracked.  *vcpu_ms is a new array of nvcpus entries. */
 bool mig_pc_dest_blocktime(MigPcDest *d, uint32_t *total_ms, GArray **vcpu_ms);

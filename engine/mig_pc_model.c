@@ -29,6 +29,11 @@ struct MigPcModel {
     int64_t last_arrival;
     uint64_t requests;
     GQueue queue; /* Req*, in request order */
+    /* Per record (link order): its page index, when it started, and for a requested page
+     * the earliest it could start (when the request reached the source), so a change of
+     * bandwidth can re-time the records that had not started (mig_pc_model_set_bandwidth). */
+    uint64_t *rec_idx;
+    int64_t *rec_start, *rec_earliest;
 };
 
 MigPcModel *mig_pc_model_new(const MigPcModelConfig *cfg)
@@ -44,6 +49,9 @@ MigPcModel *mig_pc_model_new(const MigPcModelConfig *cfg)
     for (uint64_t i = 0; i < cfg->n; i++)
         m->arrival[i] = -1;
     m->requested = g_new0(uint8_t, cfg->n ? cfg->n : 1);
+    m->rec_idx = g_new0(uint64_t, cfg->n ? cfg->n : 1);
+    m->rec_start = g_new0(int64_t, cfg->n ? cfg->n : 1);
+    m->rec_earliest = g_new0(int64_t, cfg->n ? cfg->n : 1);
     m->link_free = cfg->start_ns;
     m->last_arrival = cfg->start_ns;
     g_queue_init(&m->queue);
@@ -58,6 +66,9 @@ void mig_pc_model_free(MigPcModel *m)
     g_free(m->pages);
     g_free(m->arrival);
     g_free(m->requested);
+    g_free(m->rec_idx);
+    g_free(m->rec_start);
+    g_free(m->rec_earliest);
     g_free(m);
 }
 
@@ -87,10 +98,13 @@ static int64_t record_ns(const MigPcModel *m)
     return (int64_t)(((unsigned __int128)m->cfg.record_bytes * 1000000000u) / m->cfg.bandwidth);
 }
 
-static void send(MigPcModel *m, uint64_t idx, bool requested)
+static void send(MigPcModel *m, uint64_t idx, bool requested, int64_t earliest)
 {
     if (requested && m->cfg.on_request_sent)
         m->cfg.on_request_sent(m->cfg.opaque, m->sent, m->pages[idx]);
+    m->rec_idx[m->sent] = idx;
+    m->rec_start[m->sent] = m->link_free;
+    m->rec_earliest[m->sent] = earliest;
     m->link_free += record_ns(m);
     m->arrival[idx] = m->link_free + m->cfg.latency_ns;
     if (m->arrival[idx] > m->last_arrival)
@@ -112,7 +126,7 @@ static bool step(MigPcModel *m, int64_t t)
             if (m->link_free >= t)
                 return false;
             g_queue_pop_head(&m->queue);
-            send(m, r->idx, true);
+            send(m, r->idx, true, r->at_source);
             g_free(r);
             return true;
         }
@@ -123,7 +137,7 @@ static bool step(MigPcModel *m, int64_t t)
     if (m->next_bg < m->cfg.n) {
         if (m->link_free >= t)
             return false;
-        send(m, m->next_bg++, false);
+        send(m, m->next_bg++, false, INT64_MIN);
         return true;
     }
     if (g_queue_is_empty(&m->queue))
@@ -189,4 +203,36 @@ uint64_t mig_pc_model_sent(const MigPcModel *m)
 uint64_t mig_pc_model_requests(const MigPcModel *m)
 {
     return m->requests;
+}
+
+bool mig_pc_model_requested(const MigPcModel *m, uint64_t page)
+{
+    int64_t idx = find(m, page);
+    return idx >= 0 && m->requested[idx];
+}
+
+void mig_pc_model_set_bandwidth(MigPcModel *m, uint64_t bandwidth, int64_t t)
+{
+    uint64_t r = m->sent;
+
+    m->cfg.bandwidth = bandwidth;
+    /* The first record that had not started by t, and every one after it, go at the new
+     * rate, in the same order. */
+    while (r > 0 && m->rec_start[r - 1] >= t)
+        r--;
+    if (r == m->sent)
+        return;
+    int64_t link = m->rec_start[r];
+    for (uint64_t i = r; i < m->sent; i++) {
+        if (m->rec_earliest[i] > link)
+            link = m->rec_earliest[i];
+        m->rec_start[i] = link;
+        link += record_ns(m);
+        m->arrival[m->rec_idx[i]] = link + m->cfg.latency_ns;
+    }
+    m->link_free = link;
+    m->last_arrival = m->cfg.start_ns;
+    for (uint64_t i = 0; i < m->sent; i++)
+        if (m->arrival[m->rec_idx[i]] > m->last_arrival)
+            m->last_arrival = m->arrival[m->rec_idx[i]];
 }

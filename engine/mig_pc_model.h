@@ -48,9 +48,16 @@ void mig_pc_model_advance(MigPcModel *m, int64_t t);
 bool mig_pc_model_done_by(MigPcModel *m, int64_t t);
 /* Arrival time of the last page (the link runs to the end); start_ns when nothing is missing. */
 int64_t mig_pc_model_end(MigPcModel *m);
+/* The source's postcopy rate changed (max-postcopy-bandwidth) at virtual time t: the
+ * records that had not started by then go at `bandwidth` (bytes/s, 0 = infinite), in the
+ * order already settled; later records too. */
+void mig_pc_model_set_bandwidth(MigPcModel *m, uint64_t bandwidth, int64_t t);
 /* Records placed on the link so far: the order of every record before this one is final
  * (a later request is always placed after it). */
 uint64_t mig_pc_model_sent(const MigPcModel *m);
+/* Whether a touch of `page` sent a request for it (postcopy recovery asks again for those
+ * that have not arrived). */
+bool mig_pc_model_requested(const MigPcModel *m, uint64_t page);
 /* Requests sent so far. */
 uint64_t mig_pc_model_requests(const MigPcModel *m);
 

@@ -13,6 +13,7 @@ struct MigPcQueue {
     GQueue claims; /* Claim*, increasing record */
     uint64_t horizon;
     uint64_t requests;
+    GHashTable *requested; /* request keys counted (block, start) */
 };
 
 MigPcQueue *mig_pc_queue_new(void)
@@ -21,6 +22,7 @@ MigPcQueue *mig_pc_queue_new(void)
     g_mutex_init(&q->lock);
     g_cond_init(&q->cond);
     g_queue_init(&q->claims);
+    q->requested = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
     return q;
 }
 
@@ -29,15 +31,28 @@ void mig_pc_queue_free(MigPcQueue *q)
     if (!q)
         return;
     g_queue_clear_full(&q->claims, g_free);
+    g_hash_table_destroy(q->requested);
     g_cond_clear(&q->cond);
     g_mutex_clear(&q->lock);
     g_free(q);
 }
 
-void mig_pc_queue_count_request(MigPcQueue *q)
+void mig_pc_queue_count_request(MigPcQueue *q, unsigned block, uint64_t start)
+{
+    gint64 *key = g_new(gint64, 1);
+    *key = (gint64)(((uint64_t)block << 52) ^ start);
+    g_mutex_lock(&q->lock);
+    if (g_hash_table_add(q->requested, key))
+        q->requests++;
+    g_mutex_unlock(&q->lock);
+}
+
+void mig_pc_queue_rewind(MigPcQueue *q)
 {
     g_mutex_lock(&q->lock);
-    q->requests++;
+    g_queue_clear_full(&q->claims, g_free);
+    g_queue_init(&q->claims);
+    q->horizon = 0;
     g_mutex_unlock(&q->lock);
 }
 

@@ -19,8 +19,14 @@ typedef struct MigPcQueue MigPcQueue;
 MigPcQueue *mig_pc_queue_new(void);
 void mig_pc_queue_free(MigPcQueue *q);
 
-/* A page request arrived (REQ_PAGES / REQ_PAGES_ID). */
-void mig_pc_queue_count_request(MigPcQueue *q);
+/* A page request arrived (REQ_PAGES / REQ_PAGES_ID) for byte `start` of `block`.  A
+ * request for the same place is counted once: after a postcopy recovery the destination
+ * asks again for what it still waits for, and whether the first request got through
+ * before the break depends on timing. */
+void mig_pc_queue_count_request(MigPcQueue *q, unsigned block, uint64_t start);
+/* Postcopy recovery: the claims and the horizon are forgotten; the destination sends again
+ * those of the records from where the source resumes. */
+void mig_pc_queue_rewind(MigPcQueue *q);
 /* Requests counted so far. */
 uint64_t mig_pc_queue_requests(MigPcQueue *q);
 /* Record `record` carries `page` of `block` (claims come in increasing record order). */

@@ -122,6 +122,14 @@ void mig_ram_postcopy_start(MigRam *r,
                             void (*discard)(void *opaque, unsigned block, uint64_t page,
                                             uint64_t npages),
                             void *opaque);
+/* Postcopy recovery: the stream goes on in the new `f` (borrowed, like MigRamConfig.file). */
+void mig_ram_set_file(MigRam *r, MigFile *f);
+/* Postcopy recovery (QEMU's ram_dirty_bitmap_reload and ram_state_resume_prepare):
+ * `received[b]` is block b's bitmap of pages the destination has ((npages + 63) / 64 words,
+ * page i in bit i%64 of word i/64; ignored for x-ignore-shared blocks).  Every page it
+ * lacks becomes dirty again (nothing else is), the scan restarts at the first block and the
+ * record count becomes the records the destination received, which is returned. */
+uint64_t mig_ram_postcopy_resume(MigRam *r, uint64_t *const *received);
 /* Page records sent since mig_ram_postcopy_start (0 before). */
 uint64_t mig_ram_postcopy_records(MigRam *r);
 /* The live number of dirty pages (-> remaining). */

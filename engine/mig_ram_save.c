@@ -42,6 +42,7 @@ struct MigRam {
     bool bulk_stage;
     bool postcopy;       /* after mig_ram_postcopy_start */
     uint64_t pc_records; /* page records sent since then */
+    uint64_t pc_pages;   /* pages dirty at the switch (what the destination lacked) */
     /* The current >= 1 s sync period. */
     bool period_started;
     int64_t time_last_sync;
@@ -570,7 +571,8 @@ static void serve_requests(MigRam *r)
     unsigned b;
     uint64_t page;
 
-    while (r->postcopy && r->ops->next_request && !mig_file_error(r->f) &&
+    /* (With nothing left to send there is no next record to ask about.) */
+    while (r->postcopy && r->ops->next_request && r->dirty_pages && !mig_file_error(r->f) &&
            r->ops->next_request(r->opaque, r->pc_records, &b, &page)) {
         if (b < r->nblocks && page < r->npages[b] && clear_dirty(r, b, page)) {
             r->target_page_count += (uint64_t)save_target_page(r, b, page, false);
@@ -604,6 +606,39 @@ void mig_ram_postcopy_start(MigRam *r,
     r->last_sent_block = -1;
     r->bulk_stage = false;
     r->postcopy = true;
+    r->pc_pages = r->dirty_pages;
+}
+
+void mig_ram_set_file(MigRam *r, MigFile *f)
+{
+    r->f = f;
+    r->last_sent_block = -1; /* a new stream: the first record names its block */
+}
+
+uint64_t mig_ram_postcopy_resume(MigRam *r, uint64_t *const *received)
+{
+    uint64_t missing = 0;
+
+    for (unsigned b = 0; b < r->nblocks; b++) {
+        if (r->ignored[b])
+            continue;
+        uint64_t n = r->npages[b], words = (n + 63) / 64;
+        for (uint64_t w = 0; w < words; w++)
+            r->bmap[b][w] = ~received[b][w];
+        if (n % 64)
+            r->bmap[b][words - 1] &= (UINT64_C(1) << (n % 64)) - 1;
+        for (uint64_t w = 0; w < words; w++)
+            missing += (uint64_t)__builtin_popcountll(r->bmap[b][w]);
+    }
+    r->dirty_pages = missing;
+    /* QEMU's ram_state_resume_prepare: the scan starts again at the first block. */
+    r->last_seen_block = 0;
+    r->last_page = 0;
+    r->last_sent_block = -1;
+    /* Every postcopy record carried one page the destination lacked at the switch and it
+     * received a prefix of them, so what it lacks now tells how many records arrived. */
+    r->pc_records = r->pc_pages >= missing ? r->pc_pages - missing : 0;
+    return r->pc_records;
 }
 
 int mig_ram_save_iterate(MigRam *r)

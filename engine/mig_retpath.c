@@ -108,6 +108,17 @@ size_t mig_rp_encode_req(uint8_t *buf, const char *name, uint64_t start, uint32_
     return MIG_RP_HDR_LEN + payload;
 }
 
+size_t mig_rp_encode_recv_bitmap(uint8_t *buf, const char *name)
+{
+    size_t n = MIN(strlen(name), (size_t)MIG_RP_NAME_MAX);
+
+    mb_st_be16(buf, MIG_RP_RECV_BITMAP);
+    mb_st_be16(buf + 2, (uint16_t)(1 + n));
+    buf[4] = (uint8_t)n;
+    memcpy(buf + 5, name, n);
+    return MIG_RP_HDR_LEN + 1 + n;
+}
+
 size_t mig_rp_encode_u32(uint8_t *buf, uint16_t type, uint32_t value)
 {
     mb_st_be16(buf, type);

@@ -39,6 +39,9 @@ bool mig_rp_decode(uint16_t type, const uint8_t *p, size_t len, MigRpMsg *m, GEr
 /* Encodes a whole message (header included) into `buf` (at least MIG_RP_MAX_LEN bytes):
  * REQ_PAGES_ID when `name` is given, else REQ_PAGES.  Returns its length. */
 size_t mig_rp_encode_req(uint8_t *buf, const char *name, uint64_t start, uint32_t len);
+/* RECV_BITMAP naming block `name` (u8 length, name); the bitmap blob follows it raw.
+ * Returns the length. */
+size_t mig_rp_encode_recv_bitmap(uint8_t *buf, const char *name);
 /* SHUT, PONG or RESUME_ACK with its be32 value; returns the length (8). */
 size_t mig_rp_encode_u32(uint8_t *buf, uint16_t type, uint32_t value);
 /* MB_SEND (24 bytes) and MB_HORIZON (12 bytes). */

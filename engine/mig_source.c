@@ -59,11 +59,19 @@ typedef struct MigSource {
     MigPcQueue *pcq;     /* postcopy page requests (postcopy-ram on) */
     int64_t pc_downtime; /* ms, postcopy: from the stop to the package sent; -1 = precopy */
     int rp_last_block;   /* block of the previous REQ_PAGES (return-path thread) */
+    uint64_t pc_rate;    /* the postcopy rate the destination was last told (bytes/s) */
     /* the discard list being built (postcopy_start) */
     int discard_block;
     uint8_t discard_buf[3 + 256 + 12 * 16];
     size_t discard_len;
     unsigned discard_n;
+    /* postcopy recovery */
+    uint64_t pos_base; /* stream bytes of the channels before the current one */
+    GMutex rb_lock;    /* rb_*, and the wake-ups of the resume handshake */
+    GCond rb_cond;
+    uint64_t **rb_received; /* per block: the destination's received bitmap */
+    bool *rb_have;          /* per block: it arrived */
+    unsigned rb_got;
 } MigSource;
 
 /* ---- time ---- */
@@ -131,7 +139,7 @@ static void publish(MigSource *s)
 
 static uint64_t total_bytes(MigSource *s)
 {
-    return s->f->pos + mig_out_live(s->e)->multifd_bytes;
+    return s->pos_base + s->f->pos + mig_out_live(s->e)->multifd_bytes;
 }
 
 static void update_iteration_initial_status(MigSource *s)
@@ -335,7 +343,76 @@ static bool rp_req_pages(MigSource *s, const MigRpMsg *m, GError **err)
         return false;
     }
     /* Which record carries it is the destination's MB_SEND (mig_pc_queue.h). */
-    mig_pc_queue_count_request(s->pcq);
+    mig_pc_queue_count_request(s->pcq, (unsigned)b, m->start);
+    return true;
+}
+
+/* Wakes the migration thread waiting in the resume handshake. */
+static void rb_kick(MigSource *s)
+{
+    g_mutex_lock(&s->rb_lock);
+    g_cond_broadcast(&s->rb_cond);
+    g_mutex_unlock(&s->rb_lock);
+}
+
+/* RECV_BITMAP and the bitmap that follows it (QEMU's migrate_handle_rp_recv_bitmap and
+ * ram_dirty_bitmap_reload). */
+static bool rp_recv_bitmap(MigSource *s, const MigRpMsg *m, GError **err)
+{
+    MbGuest *g = s->e->guest;
+    int b = -1;
+
+    for (unsigned i = 0; i < g->nblocks; i++)
+        if (!strcmp(g->blocks[i].name, m->name))
+            b = (int)i;
+    if (b < 0) {
+        mb_error_set(err, "migrate_handle_rp_recv_bitmap: invalid block name '%s'", m->name);
+        return false;
+    }
+    MigStatus st = mig_out_state(s->e);
+    if (st != MIG_POSTCOPY_RECOVER) {
+        mb_error_set(err, "ram_dirty_bitmap_reload: incorrect state %s", mig_status_name(st));
+        return false;
+    }
+    uint64_t npages = mb_guest_block_pages(g, (unsigned)b);
+    size_t len = mig_rp_bitmap_blob_len(npages);
+    uint8_t *blob = g_malloc(len);
+    bool ok = chan_read_full(s->rp, blob, 8, NULL);
+    if (ok && mb_ld_be64(blob) != mig_rp_bitmap_size(npages)) {
+        /* the decoder names the mismatch */
+        ok = mig_rp_bitmap_decode(blob, 8, m->name, npages, s->rb_received[b], err);
+        g_free(blob);
+        return false;
+    }
+    ok = ok && chan_read_full(s->rp, blob + 8, len - 8, NULL);
+    if (!ok) {
+        g_free(blob);
+        mb_error_set(err, "RP: the received bitmap of '%s' was cut short", m->name);
+        return false;
+    }
+    ok = mig_rp_bitmap_decode(blob, len, m->name, npages, s->rb_received[b], err);
+    g_free(blob);
+    if (!ok)
+        return false;
+    g_mutex_lock(&s->rb_lock);
+    if (!s->rb_have[b]) {
+        s->rb_have[b] = true;
+        s->rb_got++;
+    }
+    g_cond_broadcast(&s->rb_cond);
+    g_mutex_unlock(&s->rb_lock);
+    return true;
+}
+
+/* RESUME_ACK (QEMU's migrate_handle_rp_resume_ack): both sides are active again. */
+static bool rp_resume_ack(MigSource *s, const MigRpMsg *m, GError **err)
+{
+    if (m->value != 1) {
+        mb_error_set(err, "migrate_handle_rp_resume_ack: illegal resume_ack value %u", m->value);
+        return false;
+    }
+    mig_out_set_state(s->e, MIG_POSTCOPY_RECOVER, MIG_POSTCOPY_ACTIVE);
+    rb_kick(s);
     return true;
 }
 
@@ -378,6 +455,10 @@ static gpointer rp_thread_fn(gpointer opaque)
         }
         if (type == MIG_RP_MB_HORIZON && s->pcq)
             mig_pc_queue_horizon(s->pcq, m.record);
+        if (type == MIG_RP_RECV_BITMAP && !rp_recv_bitmap(s, &m, &err))
+            break;
+        if (type == MIG_RP_RESUME_ACK && !rp_resume_ack(s, &m, &err))
+            break;
         /* PONG needs no action. */
     }
     /* Nothing more will come: the migration thread must not wait for it. */
@@ -392,6 +473,7 @@ static gpointer rp_thread_fn(gpointer opaque)
             mig_file_shutdown(s->f);
     }
     atomic_store(&s->rp_error, true);
+    rb_kick(s);
     return NULL;
 }
 
@@ -508,28 +590,158 @@ static void completion(MigSource *s)
 
 /* ---- postcopy ---- */
 
+/* ---- postcopy pause and recovery ---- */
+
+static MigFile *open_stream(MigSource *s, GError **err);
+
+/* The return path of the broken channel: its thread ends, the channel goes. */
+static void rp_close(MigSource *s)
+{
+    if (s->rp_thread) {
+        chan_shutdown(s->rp);
+        g_thread_join(s->rp_thread);
+        s->rp_thread = NULL;
+    }
+    chan_close(s->rp);
+    s->rp = NULL;
+}
+
+/* Waits (the migration thread) until `done(s)` or the recovery cannot go on: the stream or
+ * the return path broke, or the state left postcopy-recover.  True when `done`. */
+static bool handshake_wait(MigSource *s, bool (*done)(MigSource *s))
+{
+    bool ok;
+
+    g_mutex_lock(&s->rb_lock);
+    for (;;) {
+        ok = done(s);
+        if (ok || mig_file_error(s->f) || atomic_load(&s->rp_error) ||
+            mig_out_state(s->e) != MIG_POSTCOPY_RECOVER)
+            break;
+        /* (the return-path thread kicks; the timeout only bounds a cancel's wake-up) */
+        g_cond_wait_until(&s->rb_cond, &s->rb_lock, g_get_monotonic_time() + 50000);
+    }
+    g_mutex_unlock(&s->rb_lock);
+    return ok;
+}
+
+static bool all_bitmaps(MigSource *s)
+{
+    return s->rb_got == s->e->guest->nblocks;
+}
+
+static bool resumed(MigSource *s)
+{
+    return mig_out_state(s->e) == MIG_POSTCOPY_ACTIVE;
+}
+
+/* QEMU's postcopy_do_resume on the new channel: RECV_BITMAP for every block, each answered
+ * with the destination's received bitmap; what it lacks becomes dirty again; then
+ * POSTCOPY_RESUME, answered by RESUME_ACK (postcopy-active, set by the return-path
+ * thread).  False when the recovery cannot go on. */
+static bool do_resume(MigSource *s)
+{
+    MigEngine *e = s->e;
+    MbGuest *g = e->guest;
+
+    s->rp = chan_return_path(s->f->chan);
+    if (!s->rp)
+        return false;
+    /* The claims and horizon of the broken channel are void: the destination sends again
+     * those of the records from where this side resumes. */
+    mig_pc_queue_rewind(s->pcq);
+    atomic_store(&s->rp_error, false);
+    atomic_store(&s->rp_shut, false);
+    s->rp_last_block = -1;
+    g_mutex_lock(&s->rb_lock);
+    s->rb_got = 0;
+    for (unsigned b = 0; b < g->nblocks; b++)
+        s->rb_have[b] = false;
+    g_mutex_unlock(&s->rb_lock);
+    s->rp_thread = g_thread_new("mig-return-path", rp_thread_fn, s);
+    for (unsigned b = 0; b < g->nblocks; b++) {
+        uint8_t buf[1 + 255];
+        size_t n = MIN(strlen(g->blocks[b].name), (size_t)255);
+        buf[0] = (uint8_t)n;
+        memcpy(buf + 1, g->blocks[b].name, n);
+        mig_save_command(s->f, MIG_CMD_RECV_BITMAP, (uint16_t)(1 + n), buf);
+    }
+    mig_file_flush(s->f);
+    if (!handshake_wait(s, all_bitmaps))
+        return false;
+    uint64_t records = mig_ram_postcopy_resume(s->ram, s->rb_received);
+    g_printerr("migbench: postcopy recovery: the destination has %" G_GUINT64_FORMAT
+               " postcopy records, %" G_GUINT64_FORMAT " pages to send\n",
+               records, mig_ram_dirty_pages(s->ram));
+    mig_save_command(s->f, MIG_CMD_POSTCOPY_RESUME, 0, NULL);
+    mig_file_flush(s->f);
+    return handshake_wait(s, resumed);
+}
+
+/* migrate resume=true arrived: connect, postcopy-recover, the handshake.  True when the
+ * migration is postcopy-active again. */
+static bool try_resume(MigSource *s)
+{
+    MigEngine *e = s->e;
+    GError *err = NULL;
+
+    MigFile *nf = open_stream(s, &err);
+    if (!nf) {
+        /* QEMU's migrate_fd_error: recorded, and the migration stays paused. */
+        g_printerr("migbench: postcopy recovery: %s\n", err->message);
+        mig_out_set_error(e, err);
+        g_error_free(err);
+        return false;
+    }
+    MigFile *old = s->f;
+    s->pos_base += old->pos;
+    s->f = nf;
+    mig_out_attach_file(e, nf);
+    mig_file_close(old);
+    mig_ram_set_file(s->ram, nf);
+    mig_file_set_rate_limit(nf, mig_params_num(&e->params, MP_MAX_POSTCOPY_BANDWIDTH) /
+                                    XFER_LIMIT_RATIO);
+    if (!mig_out_set_state(e, MIG_POSTCOPY_PAUSED, MIG_POSTCOPY_RECOVER))
+        return false; /* cancelled meanwhile */
+    publish(s);
+    return do_resume(s);
+}
+
 /* A broken stream in postcopy (QEMU's postcopy_pause): the guest now runs on the
  * destination and the pages still here must not be lost, so the migration pauses instead of
- * failing.  Recovery (migrate-recover, migrate resume=true) is not built yet: the paused
- * migration waits until it is cancelled. */
-static void postcopy_pause(MigSource *s)
+ * failing, and waits for migrate resume=true.  A recovery that fails (the new channel broke
+ * too) pauses again.  True when recovered (postcopy-active, go on sending). */
+static bool postcopy_pause(MigSource *s)
 {
     MigEngine *e = s->e;
 
-    g_printerr("migbench: postcopy stream broke: %s\n", mig_file_error(s->f)->message);
-    mig_out_set_state(e, MIG_POSTCOPY_ACTIVE, MIG_POSTCOPY_PAUSED);
-    publish(s);
+    for (;;) {
+        MigStatus st = mig_out_state(e);
+        if (st == MIG_POSTCOPY_ACTIVE || st == MIG_POSTCOPY_RECOVER) {
+            const GError *fe = mig_file_error(s->f);
+            g_printerr("migbench: postcopy stream broke: %s; migration paused\n",
+                       fe ? fe->message : "the return path failed");
+            mig_file_shutdown(s->f);
+            rp_close(s);
+            mig_out_set_state(e, st, MIG_POSTCOPY_PAUSED);
+            publish(s);
+        }
+        if (!mig_out_resume_wait(e))
+            break;
+        if (try_resume(s))
+            return true;
+        if (mig_out_state(e) == MIG_POSTCOPY_RECOVER && !mig_file_error(s->f))
+            mig_file_set_error(s->f, "postcopy recovery failed");
+    }
     /* QEMU 5.0's paused thread waits for a recovery, also once cancelled: it stays in
      * cancelling until the vm ends. */
     for (;;) {
         MigStatus st = mig_out_state(e);
-        if (mig_out_closing(e) || (st != MIG_POSTCOPY_PAUSED && st != MIG_CANCELLING))
+        if (mig_out_closing(e) || st != MIG_CANCELLING)
             break;
-        if (st == MIG_CANCELLING)
-            g_usleep(50000); /* (the wall wait returns at once once cancelling) */
-        else
-            mig_out_wall_wait(e, mb_monotonic_ns() + 100000000LL);
+        g_usleep(50000); /* (the wall wait returns at once once cancelling) */
     }
+    return false;
 }
 
 /* One POSTCOPY_RAM_DISCARD command: u8 version 0, counted name, 0, be64 start/length pairs,
@@ -605,6 +817,7 @@ static void postcopy_start(MigSource *s)
     mig_file_set_rate_limit(s->f, bw / XFER_LIMIT_RATIO);
     mb_st_be64(be, bw);
     mig_save_command(s->f, MIG_CMD_MB_POSTCOPY_RATE, 8, be);
+    s->pc_rate = bw;
     mig_save_package(e, s->f, saved_rs);
     g_free(saved_rs);
     if (e->guest->virtual_time && e->cfg.link_latency_ns)
@@ -618,6 +831,20 @@ static void postcopy_start(MigSource *s)
             mig_out_set_error(e, mig_file_error(s->f));
         mig_out_set_state(e, MIG_POSTCOPY_ACTIVE, MIG_FAILED);
     }
+}
+
+/* max-postcopy-bandwidth changed during postcopy: the destination's link model learns the
+ * new rate (between sections; the stream's own limit changed with the parameter). */
+static void pc_rate_sync(MigSource *s)
+{
+    uint64_t bw = mig_params_num(&s->e->params, MP_MAX_POSTCOPY_BANDWIDTH);
+    uint8_t be[8];
+
+    if (bw == s->pc_rate)
+        return;
+    s->pc_rate = bw;
+    mb_st_be64(be, bw);
+    mig_save_command(s->f, MIG_CMD_MB_POSTCOPY_RATE, 8, be);
 }
 
 /* QEMU's migration_detect_error. */
@@ -637,10 +864,8 @@ static bool detect_error(MigSource *s)
     }
     if (!fe)
         return false;
-    if (state == MIG_POSTCOPY_ACTIVE) {
-        postcopy_pause(s);
-        return true;
-    }
+    if (state == MIG_POSTCOPY_ACTIVE)
+        return !postcopy_pause(s);
     if (e->v5)
         mig_out_set_error(e, fe);
     mig_out_set_state(e, state, MIG_FAILED);
@@ -684,6 +909,7 @@ static bool iteration_run(MigSource *s)
             return true;
         }
         if (in_postcopy) {
+            pc_rate_sync(s);
             mig_save_section_short(s->f, MIG_SEC_PART, MIG_SECTION_RAM);
             mig_ram_save_iterate(s->ram);
             mig_save_footer(s->f, MIG_SECTION_RAM);
@@ -739,7 +965,9 @@ static void iteration_finish(MigSource *s)
     }
 }
 
-static bool connect_channel(MigSource *s, GError **err)
+/* Connects to the destination (or takes the exec/fd channel), TLS when asked for: the
+ * stream of a migration, or of a postcopy recovery.  NULL with err on failure. */
+static MigFile *open_stream(MigSource *s, GError **err)
 {
     MigEngine *e = s->e;
     Chan *c = mig_out_take_pending_chan(e);
@@ -747,7 +975,7 @@ static bool connect_channel(MigSource *s, GError **err)
     if (!c)
         c = chan_connect(mig_out_uri(e), err);
     if (!c)
-        return false;
+        return NULL;
     /* With tls-creds, QEMU's migration_channel_connect runs the TLS handshake on the new
      * connection before a byte of the stream; any failure ends the migration in setup. */
     mig_out_attach_handshake(e, c); /* a cancel ends the handshake */
@@ -755,14 +983,20 @@ static bool connect_channel(MigSource *s, GError **err)
     mig_out_attach_handshake(e, NULL);
     if (!secured) {
         chan_close(c);
-        return false;
+        return NULL;
     }
     if (e->guest->virtual_time && e->cfg.link_latency_ns)
         wait_until(s, mb_guest_now(e->guest) + 2 * e->cfg.link_latency_ns);
-    s->f = mig_file_new(c, true);
-    s->f->on_flush = link_charge;
-    s->f->opaque = s;
-    return true;
+    MigFile *f = mig_file_new(c, true);
+    f->on_flush = link_charge;
+    f->opaque = s;
+    return f;
+}
+
+static bool connect_channel(MigSource *s, GError **err)
+{
+    s->f = open_stream(s, err);
+    return s->f != NULL;
 }
 
 /* Each multifd channel runs TLS like the main one (QEMU 5.2 on; see docs/quirks.md). */
@@ -892,6 +1126,17 @@ static void setup(MigSource *s)
     mig_out_set_state(e, MIG_SETUP, MIG_ACTIVE);
 }
 
+static void source_free(MigSource *s)
+{
+    for (unsigned b = 0; b < s->e->guest->nblocks; b++)
+        g_free(s->rb_received[b]);
+    g_free(s->rb_received);
+    g_free(s->rb_have);
+    g_cond_clear(&s->rb_cond);
+    g_mutex_clear(&s->rb_lock);
+    g_free(s);
+}
+
 static gpointer source_thread(gpointer opaque)
 {
     MigSource *s = opaque;
@@ -910,7 +1155,8 @@ static gpointer source_thread(gpointer opaque)
     while (mig_out_state(e) == MIG_ACTIVE || mig_out_state(e) == MIG_POSTCOPY_ACTIVE) {
         /* A page the destination waits for goes out even when the window is used up. */
         bool urgent = false;
-        if (s->pcq && mig_out_state(e) == MIG_POSTCOPY_ACTIVE && mig_file_rate_limited(s->f)) {
+        if (s->pcq && mig_out_state(e) == MIG_POSTCOPY_ACTIVE && mig_file_rate_limited(s->f) &&
+            mig_ram_dirty_pages(s->ram)) {
             mig_file_flush(s->f);
             urgent = mig_pc_queue_urgent(s->pcq, mig_ram_postcopy_records(s->ram), pc_stop, s);
         }
@@ -923,11 +1169,7 @@ static gpointer source_thread(gpointer opaque)
     iteration_finish(s);
 
 cleanup:
-    if (s->rp_thread) {
-        chan_shutdown(s->rp);
-        g_thread_join(s->rp_thread);
-    }
-    chan_close(s->rp);
+    rp_close(s);
     publish(s);
     mig_out_attach_file(e, NULL);
     mig_ram_free(s->ram);
@@ -951,7 +1193,7 @@ cleanup:
     if (end == MIG_FAILED || end == MIG_CANCELLED)
         mig_failover_plug(e, mig_status_name(end));
     mig_report_source_end(e);
-    g_free(s);
+    source_free(s);
     return NULL;
 }
 
@@ -962,10 +1204,17 @@ bool mig_source_start(MigEngine *e, GError **err)
     s->e = e;
     s->pc_downtime = -1;
     s->rp_last_block = -1;
+    g_mutex_init(&s->rb_lock);
+    g_cond_init(&s->rb_cond);
+    unsigned nb = e->guest->nblocks;
+    s->rb_received = g_new0(uint64_t *, nb ? nb : 1);
+    s->rb_have = g_new0(bool, nb ? nb : 1);
+    for (unsigned b = 0; b < nb; b++)
+        s->rb_received[b] = g_new0(uint64_t, (mb_guest_block_pages(e->guest, b) + 63) / 64 + 1);
     mig_source_join(e);
     e->source_thread = g_thread_try_new("migration", source_thread, s, err);
     if (!e->source_thread) {
-        g_free(s);
+        source_free(s);
         return false;
     }
     return true;

@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     MigFile *f = mig_file_new(chan_new_fd(fd, "fuzz"), false);
     Chan *rp = NULL;
     GError *err = NULL;
-    bool ok = mig_loadvm(e, f, &rp, &err);
+    bool ok = mig_loadvm(e, f, &rp, NULL, NULL, &err);
     if (getenv("FUZZ_VERBOSE"))
         fprintf(stderr, "%s\n", ok ? "loaded" : err->message);
     g_clear_error(&err);

@@ -18,7 +18,7 @@ FEATURES = {
 }
 
 # What migbench does not do (yet).  Everything else is built.
-MIGBENCH_NOT_BUILT = {"postcopy-recovery"}
+MIGBENCH_NOT_BUILT = set()
 
 # What the KVM guest lacks besides (its own reasons).
 MIGBENCH_KVM_MISSING = {

@@ -149,8 +149,10 @@ static void test_queue_schedule(void)
     unsigned b;
     uint64_t p;
 
-    mig_pc_queue_count_request(q);
-    mig_pc_queue_count_request(q);
+    mig_pc_queue_count_request(q, 0, 4096);
+    mig_pc_queue_count_request(q, 1, 4096);
+    /* asked again after a recovery: counted once */
+    mig_pc_queue_count_request(q, 1, 4096);
     g_assert_cmpuint(mig_pc_queue_requests(q), ==, 2);
     /* nothing settled: giving up answers "background" */
     g_assert_false(mig_pc_queue_next(q, 0, &b, &p, always, NULL));
@@ -172,6 +174,13 @@ static void test_queue_schedule(void)
     mig_pc_queue_claim(q, 3, 0, 1);
     mig_pc_queue_horizon(q, UINT64_MAX);
     g_assert_false(mig_pc_queue_next(q, 5, &b, &p, never, NULL));
+    /* a recovery rewinds: claims and horizon go, the destination sends them again */
+    mig_pc_queue_rewind(q);
+    g_assert_false(mig_pc_queue_next(q, 2, &b, &p, always, NULL));
+    mig_pc_queue_claim(q, 2, 1, 9);
+    mig_pc_queue_horizon(q, 3);
+    g_assert_true(mig_pc_queue_next(q, 2, &b, &p, never, NULL));
+    g_assert_true(b == 1 && p == 9);
     mig_pc_queue_free(q);
 }
 
