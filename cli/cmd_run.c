@@ -12,6 +12,7 @@
 #include "mb_util.h"
 #include "qmp_client.h"
 #include "run.h"
+#include "run_recover.h"
 #include "run_vm.h"
 
 #include <gio/gio.h>
@@ -208,10 +209,11 @@ static int parse_options(int argc, char **argv, RunOptions *o)
  * given up is as deterministic as the rest (a runner watching over QMP would cancel at a
  * wall-clock moment).  The user's own scenario actions come first.  Returns the path of
  * the scenario to pass to the source, or NULL when there is none. */
-static gchar *build_scenario(const RunOptions *o, const char *dir, GError **err)
+static gchar *build_scenario(const RunOptions *o, const char *dir, int *recoveries, GError **err)
 {
     json_object *actions = json_object_new_array();
 
+    *recoveries = 0;
     if (o->scenario) {
         json_object *user = json_object_from_file(o->scenario), *list = NULL;
         if (!user || !json_object_object_get_ex(user, "actions", &list) ||
@@ -225,6 +227,13 @@ static gchar *build_scenario(const RunOptions *o, const char *dir, GError **err)
         for (size_t i = 0; i < json_object_array_length(list); i++)
             json_object_array_add(actions, json_object_get(json_object_array_get_idx(list, i)));
         json_object_put(user);
+        /* migrate-recover is the run driver's to do (run_recover.h). */
+        *recoveries = run_recover_take(actions, err);
+        if (*recoveries < 0) {
+            g_prefix_error(err, "%s: ", o->scenario);
+            json_object_put(actions);
+            return NULL;
+        }
     }
     if (o->postcopy_pass || o->postcopy_ms) {
         /* The switch is a scenario action too: at an exact pass or guest time. */
@@ -524,10 +533,18 @@ static void show_progress(MbProgress *p, RunVm *src)
     json_object_put(info);
 }
 
+/* What the run does when the source pauses in postcopy (run_recover.h). */
+typedef struct {
+    RunVm *dst;
+    const char *transport, *dir;
+    int left, done;
+} RunRecovery;
+
 /* Waits for a final MIGRATION status on `vm` ('colo' counts: the source became a COLO
- * primary); returns it (static string) or NULL. */
+ * primary); returns it (static string) or NULL.  With `rec`, a postcopy-paused of `vm` (the
+ * source) is recovered while recoveries are left. */
 static const char *wait_final(RunVm *vm, MbProgress *p, RunVm *progress_vm, int64_t deadline,
-                              GError **err)
+                              RunRecovery *rec, GError **err)
 {
     static const char *const finals[] = { "completed", "failed", "cancelled", "colo" };
 
@@ -546,6 +563,13 @@ static const char *wait_final(RunVm *vm, MbProgress *p, RunVm *progress_vm, int6
         }
         const char *st = json_object_get_string(
             json_object_object_get(json_object_object_get(ev, "data"), "status"));
+        if (rec && rec->left > 0 && st && !strcmp(st, "postcopy-paused")) {
+            rec->left--;
+            if (!run_recover_now(vm, rec->dst, rec->transport, rec->dir, ++rec->done, err)) {
+                json_object_put(ev);
+                return NULL;
+            }
+        }
         for (size_t i = 0; i < G_N_ELEMENTS(finals); i++) {
             if (st && !strcmp(st, finals[i])) {
                 json_object_put(ev);
@@ -585,7 +609,7 @@ static const char *run_colo(RunVm *src, MbProgress *p, const RunOptions *o, int6
     }
     if (!call_ok(src, "x-colo-lost-heartbeat", NULL, err))
         return NULL;
-    return wait_final(src, p, NULL, deadline, err);
+    return wait_final(src, p, NULL, deadline, NULL, err);
 }
 
 /* The final query-migrate reply of each side, as QMP gave it (run_report_verbatim), under
@@ -664,7 +688,8 @@ static json_object *run_migration(const RunOptions *o, const char *dir, GError *
     if (o->quiet)
         progress.tty = false;
     gchar *scenario = NULL;
-    if (!(scenario = build_scenario(o, dir, err)) && *err)
+    RunRecovery rec = { .dst = &dst, .transport = o->transport, .dir = dir };
+    if (!(scenario = build_scenario(o, dir, &rec.left, err)) && *err)
         goto out;
     if (o->tls && !mb_certs_make(dir, err))
         goto out;
@@ -673,12 +698,13 @@ static json_object *run_migration(const RunOptions *o, const char *dir, GError *
         !apply_settings(&dst, o, NULL, err) || !apply_settings(&src, o, settings, err) ||
         !start_migration(&src, &dst, o, dir, err))
         goto out;
-    const char *src_final = wait_final(&src, &progress, &src, deadline, err);
+    const char *src_final = wait_final(&src, &progress, &src, deadline, &rec, err);
     if (!src_final) {
         /* Out of time: cancel, as guestperf does, and report what happened. */
         call_ok(&src, "migrate_cancel", NULL, NULL);
         g_clear_error(err);
-        src_final = wait_final(&src, &progress, NULL, mb_monotonic_ns() + 30LL * 1000000000, err);
+        src_final =
+            wait_final(&src, &progress, NULL, mb_monotonic_ns() + 30LL * 1000000000, NULL, err);
         if (!src_final)
             goto out;
     }
@@ -692,15 +718,16 @@ static json_object *run_migration(const RunOptions *o, const char *dir, GError *
     /* The destination finishes on its own (or fails); give it time to verify. */
     const char *dst_final = NULL;
     if (!strcmp(src_final, "completed")) {
-        dst_final = wait_final(&dst, &progress, NULL, mb_monotonic_ns() + 120LL * 1000000000, err);
+        dst_final =
+            wait_final(&dst, &progress, NULL, mb_monotonic_ns() + 120LL * 1000000000, NULL, err);
         if (!dst_final)
             goto out;
     } else {
         /* A source that failed often only saw the effect ("Broken pipe") of the
          * destination's failure: wait a little for the destination's own word. */
         GError *dst_err = NULL;
-        dst_final =
-            wait_final(&dst, &progress, NULL, mb_monotonic_ns() + 10LL * 1000000000, &dst_err);
+        dst_final = wait_final(&dst, &progress, NULL, mb_monotonic_ns() + 10LL * 1000000000, NULL,
+                               &dst_err);
         g_clear_error(&dst_err);
     }
     int64_t rd = mb_monotonic_ns() + 10LL * 1000000000;

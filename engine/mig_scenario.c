@@ -35,6 +35,7 @@ static const char *const supported[] = { "migrate-set-parameters",
                                          "migrate-set-cache-size",
                                          "migrate-start-postcopy",
                                          "migrate_cancel",
+                                         "migrate-pause",
                                          "migrate-continue",
                                          "stop",
                                          "cont" };
@@ -89,6 +90,11 @@ static bool parse_action(json_object *o, const Schema *schema, Action *a, GError
     for (size_t i = 0; i < G_N_ELEMENTS(supported); i++)
         ok |= !strcmp(name, supported[i]);
     const SchemaCommand *cmd = schema_find_command(schema, name);
+    if (!strcmp(name, "migrate-recover")) {
+        mb_error_set(err, "migrate-recover is a destination command: only migbench run carries "
+                          "it out (docs/scenarios.md)");
+        return false;
+    }
     if (!ok || !cmd) {
         mb_error_set(err, "command '%s' cannot be used in a scenario", name);
         return false;
@@ -188,6 +194,16 @@ static void run(MigEngine *e, Action *a)
         mig_out_request_postcopy(e, &err);
     } else if (!strcmp(a->execute, "migrate_cancel")) {
         mig_out_cancel(e);
+    } else if (!strcmp(a->execute, "migrate-pause")) {
+        /* The source's half of QEMU's qmp_migrate_pause: the stream breaks right here.  A
+         * scenario may also break a recovery's new channel (at status postcopy-recover),
+         * which QMP's migrate-pause refuses: a network that fails again. */
+        MigStatus st = mig_out_state(e);
+        if (st == MIG_POSTCOPY_ACTIVE || st == MIG_POSTCOPY_RECOVER)
+            mig_out_pause(e);
+        else
+            mb_error_set(&err, "migrate-pause is currently only supported during "
+                               "postcopy-active state");
     } else if (!strcmp(a->execute, "migrate-continue")) {
         mig_out_continue(e, json_object_get_string(json_object_object_get(args, "state")), &err);
     } else if (!strcmp(a->execute, "stop")) {

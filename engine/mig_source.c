@@ -704,6 +704,7 @@ static bool try_resume(MigSource *s)
     if (!mig_out_set_state(e, MIG_POSTCOPY_PAUSED, MIG_POSTCOPY_RECOVER))
         return false; /* cancelled meanwhile */
     publish(s);
+    mig_scenario_on_status(e, MIG_POSTCOPY_RECOVER);
     return do_resume(s);
 }
 
@@ -725,6 +726,7 @@ static bool postcopy_pause(MigSource *s)
             rp_close(s);
             mig_out_set_state(e, st, MIG_POSTCOPY_PAUSED);
             publish(s);
+            mig_scenario_on_status(e, MIG_POSTCOPY_PAUSED);
         }
         if (!mig_out_resume_wait(e))
             break;
