@@ -1,6 +1,7 @@
 /* fuzz_retpath: the return-path messages as the source reads them (header check, then the
  * payload decoder) over arbitrary bytes, message after message; every message that decodes
- * is re-encoded where an encoder exists and must decode to the same thing.  After a
+ * is re-encoded where an encoder exists and must decode to the same thing (REQ_PAGES(_ID),
+ * RECV_BITMAP).  After a
  * RECV_BITMAP message the bytes that follow are read as its received bitmap (postcopy
  * recovery), for a block as large as the size field says (capped). */
 #include "mb_util.h"
@@ -34,6 +35,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             /* names with a NUL inside come back shorter: compare what they decode to */
             if (!mig_rp_decode(mb_ld_be16(buf), buf + 4, n - 4, &m2, NULL) || m2.start != m.start ||
                 m2.len != m.len || strcmp(m2.name, m.name))
+                __builtin_trap();
+        }
+        if (ok && type == MIG_RP_RECV_BITMAP) {
+            uint8_t buf[MIG_RP_MAX_LEN];
+            size_t n = mig_rp_encode_recv_bitmap(buf, m.name);
+            if (!mig_rp_decode(mb_ld_be16(buf), buf + 4, n - 4, &m2, NULL) ||
+                strcmp(m2.name, m.name))
                 __builtin_trap();
         }
         data += len;

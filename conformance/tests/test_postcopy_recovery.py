@@ -125,6 +125,34 @@ def test_second_break_during_recovery(vms, target):
     assert dst.qmp.call("query-status")["status"] == "running"
 
 
+@pytest.mark.migbench_only("a scenario aims the cancel at postcopy-recover (it lasts only for "
+                           "the resume handshake)")
+def test_cancel_in_postcopy_recover(vms, target):
+    """postcopy-recover -> cancelling; like a cancel in postcopy-paused, the thread then
+    waits for a recovery that cannot come (QEMU 5.0's), so the test ends the vms."""
+    path = vms.path("cancel.json")
+    with open(path, "w") as f:
+        json.dump({"actions": [{"at": {"status": "postcopy-recover"},
+                                "execute": "migrate_cancel"}]}, f)
+    src, dst, uri = prepare_pair(
+        vms, caps={"postcopy_ram": True},
+        params={"downtime-limit": 1, "max-bandwidth": 100 << 20, "max-postcopy-bandwidth": 4096},
+        src_kw={"guest": "sim:uniform,size=64M,rate=512M,seed=1",
+                "extra": ["--pace", "1", "--scenario", path]},
+        dst_kw={"guest": "sim:uniform,size=64M,rate=512M,seed=1"})
+    expect_ok(src.qmp.cmd("migrate", {"uri": uri}))
+    src.qmp.wait_event("MIGRATION_PASS", match={"pass": 2}, timeout=60, keep=True)
+    switch_to_postcopy(src, dst)
+    pause_both(src, dst)
+    recover(vms, src, dst, "recover.sock")
+    assert wait_status(src.qmp, ("cancelling", "cancelled", "failed")) in (
+        "cancelling", "cancelled")
+    st = statuses(src.qmp.drain_events("MIGRATION"))
+    assert st[-3:] == ["postcopy-paused", "postcopy-recover", "cancelling"], st
+    for vm in (src, dst):
+        vm.proc.kill()
+
+
 # ---- migbench run: a break and a recovery at exact points ----
 
 RUN_GUEST = "sim:hotspot,rate=64M"
