@@ -571,8 +571,7 @@ static void serve_requests(MigRam *r)
     unsigned b;
     uint64_t page;
 
-    /* (With nothing left to send there is no next record to ask about.) */
-    while (r->postcopy && r->ops->next_request && r->dirty_pages && !mig_file_error(r->f) &&
+    while (r->postcopy && r->ops->next_request && !mig_file_error(r->f) &&
            r->ops->next_request(r->opaque, r->pc_records, &b, &page)) {
         if (b < r->nblocks && page < r->npages[b] && clear_dirty(r, b, page)) {
             r->target_page_count += (uint64_t)save_target_page(r, b, page, false);

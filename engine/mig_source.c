@@ -60,6 +60,7 @@ typedef struct MigSource {
     int64_t pc_downtime; /* ms, postcopy: from the stop to the package sent; -1 = precopy */
     int rp_last_block;   /* block of the previous REQ_PAGES (return-path thread) */
     uint64_t pc_rate;    /* the postcopy rate the destination was last told (bytes/s) */
+    uint64_t pc_records; /* postcopy records in all: one per page missing at the switch */
     /* the discard list being built (postcopy_start) */
     int discard_block;
     uint8_t discard_buf[3 + 256 + 12 * 16];
@@ -196,7 +197,10 @@ static void rate_limit(MigSource *s)
     uint64_t resize = mig_out_take_xbzrle_resize(e);
     if (resize)
         mig_ram_xbzrle_resize(s->ram, resize, NULL);
-    if (mig_file_rate_limited(s->f) && !mig_file_error(s->f)) {
+    /* (A stream shut down by migrate-pause or cancel sends nothing more: waiting out the
+     * window would only move the guest clock.) */
+    if (mig_file_rate_limited(s->f) && !mig_file_error(s->f) &&
+        !atomic_load(&s->f->shutdown_requested)) {
         int64_t until = s->iteration_start + BUFFER_DELAY_MS;
         if (until > now)
             wait_until(s, until * 1000000);
@@ -283,6 +287,10 @@ static bool ram_next_request(void *opaque, uint64_t record, unsigned *block, uin
      * record (not when the buffer happens to be full while we wait) keeps the link charges,
      * and so the clock, deterministic. */
     mig_file_flush(s->f);
+    /* Past the last record nothing is left to wait for (after a recovery the destination
+     * may never settle it: its model ended long ago). */
+    if (record >= s->pc_records)
+        return false;
     return mig_pc_queue_next(s->pcq, record, block, page, pc_stop, s);
 }
 
@@ -814,6 +822,7 @@ static void postcopy_start(MigSource *s)
     }
     s->discard_block = -1;
     mig_ram_postcopy_start(s->ram, discard_range, s);
+    s->pc_records = mig_ram_dirty_pages(s->ram);
     discard_flush(s);
     uint64_t bw = mig_params_num(&e->params, MP_MAX_POSTCOPY_BANDWIDTH);
     mig_file_set_rate_limit(s->f, bw / XFER_LIMIT_RATIO);
