@@ -10,8 +10,11 @@
  * what RAM saving asks for at each point (rate limit, waits, publication), and it is the
  * one that records each pass, publishes it and emits MIGRATION_PASS, then runs the
  * scenario's pass actions, in that order.  The outgoing state is written only through
- * mig_outgoing.h. */
+ * mig_outgoing.h.  Its return path and postcopy (switch, pause, recovery) are in
+ * mig_source_pc.c, the clock and stream helpers in mig_source_io.c (mig_source_int.h). */
 #include "mig_source.h"
+#include "mig_source_io.h"
+#include "mig_source_pc.h"
 #include "mig_tls.h"
 #include "mb_util.h"
 #include "mig_colo.h"
@@ -30,125 +33,7 @@
 
 #include <string.h>
 
-#define BUFFER_DELAY_MS  100 /* rate-limit window */
-#define XFER_LIMIT_RATIO (1000 / BUFFER_DELAY_MS)
-
-/* Per-migration private state of the thread. */
-typedef struct MigSource {
-    MigEngine *e;
-    MigFile *f;
-    MigRam *ram;
-    MigBlock *block;         /* when the block capability is on; owned */
-    bool bitmaps;            /* the dirty-bitmaps capability: the "dirty-bitmap" section */
-    unsigned nbitmaps;       /* bitmaps it announced */
-    MigMultifdSend *multifd; /* when the multifd capability is on; owned */
-    Chan *rp;                /* return path, read by rp_thread */
-    GThread *rp_thread;
-    atomic_bool rp_error;
-    atomic_bool rp_shut;     /* SHUT received */
-    int64_t iteration_start; /* ms */
-    uint64_t iteration_initial_bytes;
-    uint64_t iteration_initial_pages;
-    uint64_t threshold_size;
-    int64_t setup_start;
-    int64_t downtime_start;
-    int64_t pace_v0, pace_w0;
-    bool vm_was_running;
-    uint64_t pass;       /* the pass being announced (announce_pass) */
-    int throttle_pct;    /* the throttle last applied (timeline) */
-    MigPcQueue *pcq;     /* postcopy page requests (postcopy-ram on) */
-    int64_t pc_downtime; /* ms, postcopy: from the stop to the package sent; -1 = precopy */
-    int rp_last_block;   /* block of the previous REQ_PAGES (return-path thread) */
-    uint64_t pc_rate;    /* the postcopy rate the destination was last told (bytes/s) */
-    uint64_t pc_records; /* postcopy records in all: one per page missing at the switch */
-    /* the discard list being built (postcopy_start) */
-    int discard_block;
-    uint8_t discard_buf[3 + 256 + 12 * 16];
-    size_t discard_len;
-    unsigned discard_n;
-    /* postcopy recovery */
-    uint64_t pos_base; /* stream bytes of the channels before the current one */
-    GMutex rb_lock;    /* rb_*, and the wake-ups of the resume handshake */
-    GCond rb_cond;
-    uint64_t **rb_received; /* per block: the destination's received bitmap */
-    bool *rb_have;          /* per block: it arrived */
-    unsigned rb_got;
-} MigSource;
-
-/* ---- time ---- */
-
-static int64_t now_ms(MigEngine *e)
-{
-    return mb_guest_now(e->guest) / 1000000;
-}
-
-/* Lets guest time pass until t (ns).  Sim: a virtual jump, then pacing on the wall clock
- * when asked for; KVM: a real, cancellable sleep. */
-static void wait_until(MigSource *s, int64_t t)
-{
-    MigEngine *e = s->e;
-
-    if (!e->guest->virtual_time) {
-        mig_out_wall_wait(e, t);
-        return;
-    }
-    mb_guest_wait_until(e->guest, t);
-    if (e->cfg.pace > 0) {
-        int64_t wall = s->pace_w0 + (int64_t)((double)(t - s->pace_v0) / e->cfg.pace);
-        if (wall > mb_monotonic_ns())
-            mig_out_wall_wait(e, wall);
-    }
-}
-
-/* Sim: bytes on the simulated link take bytes/bandwidth of virtual time. */
-static void link_charge(void *opaque, size_t bytes)
-{
-    MigSource *s = opaque;
-    MigEngine *e = s->e;
-
-    if (!e->guest->virtual_time || !e->cfg.link_bandwidth)
-        return;
-    int64_t dt = (int64_t)(((unsigned __int128)bytes * 1000000000u) / e->cfg.link_bandwidth);
-    wait_until(s, mb_guest_now(e->guest) + dt);
-}
-
 /* ---- statistics ---- */
-
-/* Publishes the live counters and the RAM figures; `announce` runs in the same step. */
-static void publish_with(MigSource *s, void (*announce)(void *), void *opaque)
-{
-    MigOutRam ram = { 0 };
-
-    /* The return-path thread counts requests; the live counters are this thread's. */
-    if (s->pcq)
-        mig_out_live(s->e)->postcopy_requests = mig_pc_queue_requests(s->pcq);
-
-    if (s->ram) {
-        ram.valid = true;
-        ram.dirty_pages = mig_ram_dirty_pages(s->ram);
-        ram.total = mig_ram_total(s->ram);
-    }
-    ram.disk_active =
-        mig_block_stats(s->block, &ram.disk_transferred, &ram.disk_remaining, &ram.disk_total);
-    mig_out_publish(s->e, &ram, announce, opaque);
-}
-
-static void publish(MigSource *s)
-{
-    publish_with(s, NULL, NULL);
-}
-
-static uint64_t total_bytes(MigSource *s)
-{
-    return s->pos_base + s->f->pos + mig_out_live(s->e)->multifd_bytes;
-}
-
-static void update_iteration_initial_status(MigSource *s)
-{
-    s->iteration_start = now_ms(s->e);
-    s->iteration_initial_bytes = total_bytes(s);
-    s->iteration_initial_pages = s->ram ? mig_ram_transferred_pages(s->ram) : 0;
-}
 
 /* QEMU's migration_update_counters: once per >= 100 ms window. */
 static void update_counters(MigSource *s, int64_t now)
@@ -158,7 +43,7 @@ static void update_counters(MigSource *s, int64_t now)
 
     if (now < s->iteration_start + BUFFER_DELAY_MS)
         return;
-    uint64_t current = total_bytes(s);
+    uint64_t current = mig_src_total_bytes(s);
     uint64_t transferred = current - s->iteration_initial_bytes;
     uint64_t spent = (uint64_t)(now - s->iteration_start);
     double bandwidth = (double)transferred / (double)spent;
@@ -173,8 +58,8 @@ static void update_counters(MigSource *s, int64_t now)
     mig_out_publish_window(
         e, mbps, (double)(pages - s->iteration_initial_pages) / ((double)spent / 1000.0), expected);
     mig_file_reset_rate_limit(s->f);
-    update_iteration_initial_status(s);
-    publish(s);
+    mig_src_update_iteration_initial_status(s);
+    mig_src_publish(s);
     /* The timeline point of this window, from what was just published. */
     MigSample smp = { .time_ms = now - mig_out_start_time(e),
                       .transferred = live->transferred,
@@ -190,7 +75,7 @@ static void update_counters(MigSource *s, int64_t now)
 static void rate_limit(MigSource *s)
 {
     MigEngine *e = s->e;
-    int64_t now = now_ms(e);
+    int64_t now = mig_src_now_ms(e);
 
     update_counters(s, now);
     mig_scenario_on_time(e, now - mig_out_start_time(e));
@@ -203,7 +88,7 @@ static void rate_limit(MigSource *s)
         !atomic_load(&s->f->shutdown_requested)) {
         int64_t until = s->iteration_start + BUFFER_DELAY_MS;
         if (until > now)
-            wait_until(s, until * 1000000);
+            mig_src_wait_until(s, until * 1000000);
     }
 }
 
@@ -216,12 +101,12 @@ static void ram_rate_limit(void *opaque)
 
 static void ram_wait_until(void *opaque, int64_t t_ns)
 {
-    wait_until(opaque, t_ns);
+    mig_src_wait_until(opaque, t_ns);
 }
 
 static void ram_publish(void *opaque)
 {
-    publish(opaque);
+    mig_src_publish(opaque);
 }
 
 /* Runs under the publication lock: MIGRATION_PASS goes out in the same step as the
@@ -256,7 +141,7 @@ static void ram_pass(void *opaque, const MigRamPass *p)
 
     mig_out_add_pass(e, &rec);
     s->pass = p->pass;
-    publish_with(s, announce_pass, s);
+    mig_src_publish_with(s, announce_pass, s);
     mig_scenario_on_pass(e, p->pass);
 }
 
@@ -303,219 +188,14 @@ static const MigRamOps ram_ops = {
     .next_request = ram_next_request,
     .rate_limit = ram_rate_limit,
     .wait_until = ram_wait_until,
-    .charge_link = link_charge,
+    .charge_link = mig_src_link_charge,
     .publish = ram_publish,
     .pass = ram_pass,
     .throttle = ram_throttle,
     .block_bulk_active = ram_block_bulk_active,
 };
 
-/* ---- return path ---- */
-
-/* REQ_PAGES(_ID): QEMU's migrate_handle_rp_req_pages and ram_save_queue_pages checks. */
-static bool rp_req_pages(MigSource *s, const MigRpMsg *m, GError **err)
-{
-    MbGuest *g = s->e->guest;
-    int b = m->has_name ? -1 : s->rp_last_block;
-
-    if (m->has_name)
-        for (unsigned i = 0; i < g->nblocks; i++)
-            if (!strcmp(g->blocks[i].name, m->name))
-                b = (int)i;
-    if (b < 0) {
-        if (m->has_name)
-            mb_error_set(err, "ram_save_queue_pages no block '%s'", m->name);
-        else
-            mb_error_set(err, "ram_save_queue_pages no previous block");
-        return false;
-    }
-    uint64_t ps = g->blocks[b].host_page_size;
-    if ((m->start & (ps - 1)) || (m->len & (ps - 1))) {
-        mb_error_set(
-            err,
-            "migrate_handle_rp_req_pages: Misaligned page request, start: %" G_GINT64_MODIFIER
-            "x len: %u",
-            m->start, m->len);
-        return false;
-    }
-    if (m->start + m->len < m->start || m->start + m->len > g->blocks[b].size) {
-        mb_error_set(err,
-                     "ram_save_queue_pages request overrun start=%" G_GINT64_MODIFIER
-                     "x len=%x blocklen=%" G_GINT64_MODIFIER "x",
-                     m->start, m->len, g->blocks[b].size);
-        return false;
-    }
-    s->rp_last_block = b;
-    if (!s->pcq) {
-        mb_error_set(err, "RP: page request without postcopy-ram");
-        return false;
-    }
-    /* Which record carries it is the destination's MB_SEND (mig_pc_queue.h). */
-    mig_pc_queue_count_request(s->pcq, (unsigned)b, m->start);
-    return true;
-}
-
-/* Wakes the migration thread waiting in the resume handshake. */
-static void rb_kick(MigSource *s)
-{
-    g_mutex_lock(&s->rb_lock);
-    g_cond_broadcast(&s->rb_cond);
-    g_mutex_unlock(&s->rb_lock);
-}
-
-/* RECV_BITMAP and the bitmap that follows it (QEMU's migrate_handle_rp_recv_bitmap and
- * ram_dirty_bitmap_reload). */
-static bool rp_recv_bitmap(MigSource *s, const MigRpMsg *m, GError **err)
-{
-    MbGuest *g = s->e->guest;
-    int b = -1;
-
-    for (unsigned i = 0; i < g->nblocks; i++)
-        if (!strcmp(g->blocks[i].name, m->name))
-            b = (int)i;
-    if (b < 0) {
-        mb_error_set(err, "migrate_handle_rp_recv_bitmap: invalid block name '%s'", m->name);
-        return false;
-    }
-    MigStatus st = mig_out_state(s->e);
-    if (st != MIG_POSTCOPY_RECOVER) {
-        mb_error_set(err, "ram_dirty_bitmap_reload: incorrect state %s", mig_status_name(st));
-        return false;
-    }
-    uint64_t npages = mb_guest_block_pages(g, (unsigned)b);
-    size_t len = mig_rp_bitmap_blob_len(npages);
-    uint8_t *blob = g_malloc(len);
-    bool ok = chan_read_full(s->rp, blob, 8, NULL);
-    if (ok && mb_ld_be64(blob) != mig_rp_bitmap_size(npages)) {
-        /* the decoder names the mismatch */
-        ok = mig_rp_bitmap_decode(blob, 8, m->name, npages, s->rb_received[b], err);
-        g_free(blob);
-        return false;
-    }
-    ok = ok && chan_read_full(s->rp, blob + 8, len - 8, NULL);
-    if (!ok) {
-        g_free(blob);
-        mb_error_set(err, "RP: the received bitmap of '%s' was cut short", m->name);
-        return false;
-    }
-    ok = mig_rp_bitmap_decode(blob, len, m->name, npages, s->rb_received[b], err);
-    g_free(blob);
-    if (!ok)
-        return false;
-    g_mutex_lock(&s->rb_lock);
-    if (!s->rb_have[b]) {
-        s->rb_have[b] = true;
-        s->rb_got++;
-    }
-    g_cond_broadcast(&s->rb_cond);
-    g_mutex_unlock(&s->rb_lock);
-    return true;
-}
-
-/* RESUME_ACK (QEMU's migrate_handle_rp_resume_ack): both sides are active again. */
-static bool rp_resume_ack(MigSource *s, const MigRpMsg *m, GError **err)
-{
-    if (m->value != 1) {
-        mb_error_set(err, "migrate_handle_rp_resume_ack: illegal resume_ack value %u", m->value);
-        return false;
-    }
-    mig_out_set_state(s->e, MIG_POSTCOPY_RECOVER, MIG_POSTCOPY_ACTIVE);
-    rb_kick(s);
-    return true;
-}
-
-static gpointer rp_thread_fn(gpointer opaque)
-{
-    MigSource *s = opaque;
-    uint8_t hdr[4], buf[MIG_RP_MAX_LEN];
-    GError *err = NULL;
-    MigRpMsg m;
-
-    for (;;) {
-        if (!chan_read_full(s->rp, hdr, 4, NULL))
-            break;
-        uint16_t type = mb_ld_be16(hdr), len = mb_ld_be16(hdr + 2);
-        if (!mig_rp_check_header(type, len, &err) || !chan_read_full(s->rp, buf, len, NULL) ||
-            !mig_rp_decode(type, buf, len, &m, &err))
-            break;
-        if (type == MIG_RP_SHUT) {
-            if (m.value != 0) {
-                err = g_error_new(MB_ERROR, MB_ERR_GENERIC, "RP: Sibling indicated error %u",
-                                  m.value);
-                mig_out_set_error(s->e, err);
-                g_clear_error(&err);
-                atomic_store(&s->rp_error, true);
-            }
-            atomic_store(&s->rp_shut, true);
-            if (s->pcq)
-                mig_pc_queue_horizon(s->pcq, UINT64_MAX);
-            return NULL;
-        }
-        if ((type == MIG_RP_REQ_PAGES || type == MIG_RP_REQ_PAGES_ID) && !rp_req_pages(s, &m, &err))
-            break;
-        if (type == MIG_RP_MB_SEND) {
-            if (!s->pcq || m.block >= s->e->guest->nblocks ||
-                m.page >= mb_guest_block_pages(s->e->guest, m.block)) {
-                err = g_error_new(MB_ERROR, MB_ERR_GENERIC, "RP: MB_SEND out of range");
-                break;
-            }
-            mig_pc_queue_claim(s->pcq, m.record, m.block, m.page);
-        }
-        if (type == MIG_RP_MB_HORIZON && s->pcq)
-            mig_pc_queue_horizon(s->pcq, m.record);
-        if (type == MIG_RP_RECV_BITMAP && !rp_recv_bitmap(s, &m, &err))
-            break;
-        if (type == MIG_RP_RESUME_ACK && !rp_resume_ack(s, &m, &err))
-            break;
-        /* PONG needs no action. */
-    }
-    /* Nothing more will come: the migration thread must not wait for it. */
-    if (s->pcq)
-        mig_pc_queue_horizon(s->pcq, UINT64_MAX);
-    if (err) {
-        /* A bad message fails the migration (QEMU's mark_source_rp_bad). */
-        mig_out_set_error(s->e, err);
-        g_printerr("migbench: %s\n", err->message);
-        g_clear_error(&err);
-        if (s->f)
-            mig_file_shutdown(s->f);
-    }
-    atomic_store(&s->rp_error, true);
-    rb_kick(s);
-    return NULL;
-}
-
-static bool await_rp_close(MigSource *s)
-{
-    if (mig_file_error(s->f))
-        chan_shutdown(s->rp);
-    g_thread_join(s->rp_thread);
-    s->rp_thread = NULL;
-    if (!atomic_load(&s->rp_shut) && !atomic_load(&s->rp_error))
-        atomic_store(&s->rp_error, true);
-    return !atomic_load(&s->rp_error);
-}
-
 /* ---- completion ---- */
-
-/* QEMU's migration_maybe_pause (pause-before-switchover). */
-static bool maybe_pause(MigSource *s, MigStatus *cur, MigStatus next)
-{
-    MigEngine *e = s->e;
-
-    if (!mig_cap(e, MIG_CAP_PAUSE_BEFORE_SWITCHOVER))
-        return true;
-    mig_out_pause_drain(e);
-    if (mig_out_state(e) != MIG_CANCELLING) {
-        mig_out_set_state(e, *cur, MIG_PRE_SWITCHOVER);
-        publish(s);
-        mig_scenario_on_status(e, MIG_PRE_SWITCHOVER);
-        mig_out_pause_wait(e);
-        mig_out_set_state(e, MIG_PRE_SWITCHOVER, next);
-        *cur = next;
-    }
-    return mig_out_state(e) == next;
-}
 
 /* Ends auto-converge throttling and stops reporting it. */
 static void throttle_off(MigEngine *e)
@@ -531,19 +211,19 @@ static void completion(MigSource *s)
     bool ok = true;
 
     if (cur == MIG_ACTIVE) {
-        s->downtime_start = now_ms(e);
+        s->downtime_start = mig_src_now_ms(e);
         s->vm_was_running = runstate_is_running(e);
         const char *rs = runstate_name(runstate_get(e));
         gchar *saved_rs = g_strdup(rs);
         runstate_vm_stop(e, RS_FINISH_MIGRATE);
-        ok = maybe_pause(s, &cur, MIG_DEVICE);
+        ok = mig_src_maybe_pause(s, &cur, MIG_DEVICE);
         if (ok) {
             mig_file_set_rate_limit(s->f, 0);
             if (s->block) { /* handlers complete in registration order: block first */
                 mig_save_section_short(s->f, MIG_SEC_END, MIG_SECTION_BLOCK);
                 mig_block_save_complete(s->block);
                 mig_save_footer(s->f, MIG_SECTION_BLOCK);
-                publish(s); /* no disk figures from here on, as QEMU */
+                mig_src_publish(s); /* no disk figures from here on, as QEMU */
             }
             mig_save_section_short(s->f, MIG_SEC_END, MIG_SECTION_RAM);
             mig_ram_save_complete(s->ram);
@@ -559,7 +239,7 @@ static void completion(MigSource *s)
         g_free(saved_rs);
         /* The last byte still has to cross the simulated link. */
         if (ok && e->guest->virtual_time && e->cfg.link_latency_ns)
-            wait_until(s, mb_guest_now(e->guest) + e->cfg.link_latency_ns);
+            mig_src_wait_until(s, mb_guest_now(e->guest) + e->cfg.link_latency_ns);
     } else if (cur == MIG_POSTCOPY_ACTIVE) {
         /* QEMU's qemu_savevm_state_complete_postcopy: the last RAM (none is left unless
          * the threshold cut the background pass short), END, EOF; the devices went in the
@@ -572,12 +252,12 @@ static void completion(MigSource *s)
         mig_file_flush(s->f);
         ok = !mig_file_error(s->f);
         if (ok && e->guest->virtual_time && e->cfg.link_latency_ns)
-            wait_until(s, mb_guest_now(e->guest) + e->cfg.link_latency_ns);
+            mig_src_wait_until(s, mb_guest_now(e->guest) + e->cfg.link_latency_ns);
     }
     if (ok && s->rp) {
-        ok = await_rp_close(s);
+        ok = mig_src_await_rp_close(s);
         if (ok && e->guest->virtual_time && e->cfg.link_latency_ns)
-            wait_until(s, mb_guest_now(e->guest) + e->cfg.link_latency_ns);
+            mig_src_wait_until(s, mb_guest_now(e->guest) + e->cfg.link_latency_ns);
     }
     if (ok && mig_file_error(s->f))
         ok = false;
@@ -586,7 +266,7 @@ static void completion(MigSource *s)
          * means no client ever reads a completed migration that still throttles. */
         throttle_off(e);
         /* The final pass's counters, before anyone can read "completed". */
-        publish(s);
+        mig_src_publish(s);
         if (!mig_cap(e, MIG_CAP_X_COLO))
             mig_out_set_state(e, cur, MIG_COMPLETED);
     } else {
@@ -594,268 +274,6 @@ static void completion(MigSource *s)
             mig_out_set_error(e, mig_file_error(s->f));
         mig_out_set_state(e, cur, MIG_FAILED);
     }
-}
-
-/* ---- postcopy ---- */
-
-/* ---- postcopy pause and recovery ---- */
-
-static MigFile *open_stream(MigSource *s, GError **err);
-
-/* The return path of the broken channel: its thread ends, the channel goes. */
-static void rp_close(MigSource *s)
-{
-    if (s->rp_thread) {
-        chan_shutdown(s->rp);
-        g_thread_join(s->rp_thread);
-        s->rp_thread = NULL;
-    }
-    chan_close(s->rp);
-    s->rp = NULL;
-}
-
-/* Waits (the migration thread) until `done(s)` or the recovery cannot go on: the stream or
- * the return path broke, or the state left postcopy-recover.  True when `done`. */
-static bool handshake_wait(MigSource *s, bool (*done)(MigSource *s))
-{
-    bool ok;
-
-    g_mutex_lock(&s->rb_lock);
-    for (;;) {
-        ok = done(s);
-        if (ok || mig_file_error(s->f) || atomic_load(&s->rp_error) ||
-            mig_out_state(s->e) != MIG_POSTCOPY_RECOVER)
-            break;
-        /* (the return-path thread kicks; the timeout only bounds a cancel's wake-up) */
-        g_cond_wait_until(&s->rb_cond, &s->rb_lock, g_get_monotonic_time() + 50000);
-    }
-    g_mutex_unlock(&s->rb_lock);
-    return ok;
-}
-
-static bool all_bitmaps(MigSource *s)
-{
-    return s->rb_got == s->e->guest->nblocks;
-}
-
-static bool resumed(MigSource *s)
-{
-    return mig_out_state(s->e) == MIG_POSTCOPY_ACTIVE;
-}
-
-/* QEMU's postcopy_do_resume on the new channel: RECV_BITMAP for every block, each answered
- * with the destination's received bitmap; what it lacks becomes dirty again; then
- * POSTCOPY_RESUME, answered by RESUME_ACK (postcopy-active, set by the return-path
- * thread).  False when the recovery cannot go on. */
-static bool do_resume(MigSource *s)
-{
-    MigEngine *e = s->e;
-    MbGuest *g = e->guest;
-
-    s->rp = chan_return_path(s->f->chan);
-    if (!s->rp)
-        return false;
-    /* The claims and horizon of the broken channel are void: the destination sends again
-     * those of the records from where this side resumes. */
-    mig_pc_queue_rewind(s->pcq);
-    atomic_store(&s->rp_error, false);
-    atomic_store(&s->rp_shut, false);
-    s->rp_last_block = -1;
-    g_mutex_lock(&s->rb_lock);
-    s->rb_got = 0;
-    for (unsigned b = 0; b < g->nblocks; b++)
-        s->rb_have[b] = false;
-    g_mutex_unlock(&s->rb_lock);
-    s->rp_thread = g_thread_new("mig-return-path", rp_thread_fn, s);
-    for (unsigned b = 0; b < g->nblocks; b++) {
-        uint8_t buf[1 + 255];
-        size_t n = MIN(strlen(g->blocks[b].name), (size_t)255);
-        buf[0] = (uint8_t)n;
-        memcpy(buf + 1, g->blocks[b].name, n);
-        mig_save_command(s->f, MIG_CMD_RECV_BITMAP, (uint16_t)(1 + n), buf);
-    }
-    mig_file_flush(s->f);
-    if (!handshake_wait(s, all_bitmaps))
-        return false;
-    uint64_t records = mig_ram_postcopy_resume(s->ram, s->rb_received);
-    g_printerr("migbench: postcopy recovery: the destination has %" G_GUINT64_FORMAT
-               " postcopy records, %" G_GUINT64_FORMAT " pages to send\n",
-               records, mig_ram_dirty_pages(s->ram));
-    mig_save_command(s->f, MIG_CMD_POSTCOPY_RESUME, 0, NULL);
-    mig_file_flush(s->f);
-    return handshake_wait(s, resumed);
-}
-
-/* migrate resume=true arrived: connect, postcopy-recover, the handshake.  True when the
- * migration is postcopy-active again. */
-static bool try_resume(MigSource *s)
-{
-    MigEngine *e = s->e;
-    GError *err = NULL;
-
-    MigFile *nf = open_stream(s, &err);
-    if (!nf) {
-        /* QEMU's migrate_fd_error: recorded, and the migration stays paused. */
-        g_printerr("migbench: postcopy recovery: %s\n", err->message);
-        mig_out_set_error(e, err);
-        g_error_free(err);
-        return false;
-    }
-    MigFile *old = s->f;
-    s->pos_base += old->pos;
-    s->f = nf;
-    mig_out_attach_file(e, nf);
-    mig_file_close(old);
-    mig_ram_set_file(s->ram, nf);
-    mig_file_set_rate_limit(nf, mig_params_num(&e->params, MP_MAX_POSTCOPY_BANDWIDTH) /
-                                    XFER_LIMIT_RATIO);
-    if (!mig_out_set_state(e, MIG_POSTCOPY_PAUSED, MIG_POSTCOPY_RECOVER))
-        return false; /* cancelled meanwhile */
-    publish(s);
-    mig_scenario_on_status(e, MIG_POSTCOPY_RECOVER);
-    return do_resume(s);
-}
-
-/* A broken stream in postcopy (QEMU's postcopy_pause): the guest now runs on the
- * destination and the pages still here must not be lost, so the migration pauses instead of
- * failing, and waits for migrate resume=true.  A recovery that fails (the new channel broke
- * too) pauses again.  True when recovered (postcopy-active, go on sending). */
-static bool postcopy_pause(MigSource *s)
-{
-    MigEngine *e = s->e;
-
-    for (;;) {
-        MigStatus st = mig_out_state(e);
-        if (st == MIG_POSTCOPY_ACTIVE || st == MIG_POSTCOPY_RECOVER) {
-            const GError *fe = mig_file_error(s->f);
-            g_printerr("migbench: postcopy stream broke: %s; migration paused\n",
-                       fe ? fe->message : "the return path failed");
-            mig_file_shutdown(s->f);
-            rp_close(s);
-            mig_out_set_state(e, st, MIG_POSTCOPY_PAUSED);
-            publish(s);
-            mig_scenario_on_status(e, MIG_POSTCOPY_PAUSED);
-        }
-        if (!mig_out_resume_wait(e))
-            break;
-        if (try_resume(s))
-            return true;
-        if (mig_out_state(e) == MIG_POSTCOPY_RECOVER && !mig_file_error(s->f))
-            mig_file_set_error(s->f, "postcopy recovery failed");
-    }
-    /* QEMU 5.0's paused thread waits for a recovery, also once cancelled: it stays in
-     * cancelling until the vm ends. */
-    for (;;) {
-        MigStatus st = mig_out_state(e);
-        if (mig_out_closing(e) || st != MIG_CANCELLING)
-            break;
-        g_usleep(50000); /* (the wall wait returns at once once cancelling) */
-    }
-    return false;
-}
-
-/* One POSTCOPY_RAM_DISCARD command: u8 version 0, counted name, 0, be64 start/length pairs,
- * at most 12 ranges (QEMU's MAX_DISCARDS_PER_COMMAND). */
-static void discard_flush(MigSource *s)
-{
-    if (s->discard_n)
-        mig_save_command(s->f, MIG_CMD_POSTCOPY_RAM_DISCARD, (uint16_t)s->discard_len,
-                         s->discard_buf);
-    s->discard_n = 0;
-    s->discard_len = 0;
-}
-
-static void discard_range(void *opaque, unsigned block, uint64_t page, uint64_t npages)
-{
-    MigSource *s = opaque;
-
-    if ((int)block != s->discard_block || s->discard_n == 12)
-        discard_flush(s);
-    s->discard_block = (int)block;
-    if (!s->discard_n) {
-        const char *name = s->e->guest->blocks[block].name;
-        size_t n = strlen(name);
-        s->discard_buf[0] = 0;
-        s->discard_buf[1] = (uint8_t)n;
-        memcpy(s->discard_buf + 2, name, n);
-        s->discard_buf[2 + n] = 0;
-        s->discard_len = 3 + n;
-    }
-    mb_st_be64(s->discard_buf + s->discard_len, page * MB_TARGET_PAGE_SIZE);
-    mb_st_be64(s->discard_buf + s->discard_len + 8, npages * MB_TARGET_PAGE_SIZE);
-    s->discard_len += 16;
-    s->discard_n++;
-}
-
-/* QEMU's postcopy_start: postcopy-active (before the stop), stop, the optional
- * pre-switchover pause, the last sync and the discard lists, the postcopy rate, the package
- * (LISTEN, devices, RUN); the destination runs the guest from there.  The source's guest
- * never runs again (vm_was_running stays false). */
-static void postcopy_start(MigSource *s)
-{
-    MigEngine *e = s->e;
-    MigStatus cur = MIG_ACTIVE;
-    uint8_t be[8];
-
-    if (!mig_cap(e, MIG_CAP_PAUSE_BEFORE_SWITCHOVER) &&
-        mig_out_set_state(e, MIG_ACTIVE, MIG_POSTCOPY_ACTIVE))
-        cur = MIG_POSTCOPY_ACTIVE;
-    s->downtime_start = now_ms(e);
-    gchar *saved_rs = g_strdup(runstate_name(runstate_get(e)));
-    runstate_vm_stop(e, RS_FINISH_MIGRATE);
-    if (!maybe_pause(s, &cur, MIG_POSTCOPY_ACTIVE) || mig_out_state(e) != MIG_POSTCOPY_ACTIVE) {
-        g_free(saved_rs);
-        return; /* cancelled */
-    }
-    /* What cannot go on in postcopy completes now (QEMU: the END sections of the
-     * non-postcopiable iterables); migbench completes the dirty bitmaps here too. */
-    mig_file_set_rate_limit(s->f, 0);
-    if (s->block) {
-        mig_save_section_short(s->f, MIG_SEC_END, MIG_SECTION_BLOCK);
-        mig_block_save_complete(s->block);
-        mig_save_footer(s->f, MIG_SECTION_BLOCK);
-    }
-    if (s->bitmaps) {
-        mig_save_section_short(s->f, MIG_SEC_END, MIG_SECTION_DIRTY_BITMAP);
-        mig_bitmap_save_complete(e->bitmaps, s->f, s->nbitmaps);
-        mig_save_footer(s->f, MIG_SECTION_DIRTY_BITMAP);
-    }
-    s->discard_block = -1;
-    mig_ram_postcopy_start(s->ram, discard_range, s);
-    s->pc_records = mig_ram_dirty_pages(s->ram);
-    discard_flush(s);
-    uint64_t bw = mig_params_num(&e->params, MP_MAX_POSTCOPY_BANDWIDTH);
-    mig_file_set_rate_limit(s->f, bw / XFER_LIMIT_RATIO);
-    mb_st_be64(be, bw);
-    mig_save_command(s->f, MIG_CMD_MB_POSTCOPY_RATE, 8, be);
-    s->pc_rate = bw;
-    mig_save_package(e, s->f, saved_rs);
-    g_free(saved_rs);
-    if (e->guest->virtual_time && e->cfg.link_latency_ns)
-        wait_until(s, mb_guest_now(e->guest) + e->cfg.link_latency_ns);
-    s->pc_downtime = now_ms(e) - s->downtime_start;
-    update_iteration_initial_status(s);
-    publish(s);
-    if (mig_file_error(s->f)) {
-        /* The package did not go out whole: the guest is nowhere (QEMU: failed). */
-        if (e->v5)
-            mig_out_set_error(e, mig_file_error(s->f));
-        mig_out_set_state(e, MIG_POSTCOPY_ACTIVE, MIG_FAILED);
-    }
-}
-
-/* max-postcopy-bandwidth changed during postcopy: the destination's link model learns the
- * new rate (between sections; the stream's own limit changed with the parameter). */
-static void pc_rate_sync(MigSource *s)
-{
-    uint64_t bw = mig_params_num(&s->e->params, MP_MAX_POSTCOPY_BANDWIDTH);
-    uint8_t be[8];
-
-    if (bw == s->pc_rate)
-        return;
-    s->pc_rate = bw;
-    mb_st_be64(be, bw);
-    mig_save_command(s->f, MIG_CMD_MB_POSTCOPY_RATE, 8, be);
 }
 
 /* QEMU's migration_detect_error. */
@@ -876,7 +294,7 @@ static bool detect_error(MigSource *s)
     if (!fe)
         return false;
     if (state == MIG_POSTCOPY_ACTIVE)
-        return !postcopy_pause(s);
+        return !mig_src_postcopy_pause(s);
     if (e->v5)
         mig_out_set_error(e, fe);
     mig_out_set_state(e, state, MIG_FAILED);
@@ -916,11 +334,11 @@ static bool iteration_run(MigSource *s)
          * migrate-start-postcopy once the precopy-only rest (block migration) is small. */
         if (!in_postcopy && s->pcq && mig_out_postcopy_requested(e) &&
             (!s->block || mig_block_pending(s->block, s->threshold_size) <= s->threshold_size)) {
-            postcopy_start(s);
+            mig_src_postcopy_start(s);
             return true;
         }
         if (in_postcopy) {
-            pc_rate_sync(s);
+            mig_src_pc_rate_sync(s);
             mig_save_section_short(s->f, MIG_SEC_PART, MIG_SECTION_RAM);
             mig_ram_save_iterate(s->ram);
             mig_save_footer(s->f, MIG_SECTION_RAM);
@@ -936,8 +354,8 @@ static bool iteration_run(MigSource *s)
 static void calculate_complete(MigSource *s)
 {
     MigEngine *e = s->e;
-    int64_t end = now_ms(e);
-    uint64_t bytes = total_bytes(s);
+    int64_t end = mig_src_now_ms(e);
+    uint64_t bytes = mig_src_total_bytes(s);
 
     /* Postcopy's downtime ended when the package was out (QEMU sets it in postcopy_start). */
     mig_out_publish_complete(e, end, s->pc_downtime >= 0 ? end - s->pc_downtime : s->downtime_start,
@@ -976,37 +394,9 @@ static void iteration_finish(MigSource *s)
     }
 }
 
-/* Connects to the destination (or takes the exec/fd channel), TLS when asked for: the
- * stream of a migration, or of a postcopy recovery.  NULL with err on failure. */
-static MigFile *open_stream(MigSource *s, GError **err)
-{
-    MigEngine *e = s->e;
-    Chan *c = mig_out_take_pending_chan(e);
-
-    if (!c)
-        c = chan_connect(mig_out_uri(e), err);
-    if (!c)
-        return NULL;
-    /* With tls-creds, QEMU's migration_channel_connect runs the TLS handshake on the new
-     * connection before a byte of the stream; any failure ends the migration in setup. */
-    mig_out_attach_handshake(e, c); /* a cancel ends the handshake */
-    bool secured = mig_tls_outgoing(e, c, mig_out_uri(e), err);
-    mig_out_attach_handshake(e, NULL);
-    if (!secured) {
-        chan_close(c);
-        return NULL;
-    }
-    if (e->guest->virtual_time && e->cfg.link_latency_ns)
-        wait_until(s, mb_guest_now(e->guest) + 2 * e->cfg.link_latency_ns);
-    MigFile *f = mig_file_new(c, true);
-    f->on_flush = link_charge;
-    f->opaque = s;
-    return f;
-}
-
 static bool connect_channel(MigSource *s, GError **err)
 {
-    s->f = open_stream(s, err);
+    s->f = mig_src_open_stream(s, err);
     return s->f != NULL;
 }
 
@@ -1047,7 +437,7 @@ static void wait_unplug(MigSource *s)
         return;
     mig_out_set_state(e, MIG_SETUP, MIG_WAIT_UNPLUG);
     while (mig_out_state(e) == MIG_WAIT_UNPLUG && mig_failover_unplug_pending(e))
-        wait_until(s, mb_guest_now(e->guest) + UNPLUG_POLL_NS);
+        mig_src_wait_until(s, mb_guest_now(e->guest) + UNPLUG_POLL_NS);
     mig_out_set_state(e, MIG_WAIT_UNPLUG, MIG_ACTIVE);
 }
 
@@ -1063,10 +453,10 @@ static void setup(MigSource *s)
     if (mig_cap(e, MIG_CAP_POSTCOPY_RAM) || mig_cap(e, MIG_CAP_RETURN_PATH)) {
         s->rp = chan_return_path(s->f->chan);
         if (s->rp)
-            s->rp_thread = g_thread_new("mig-return-path", rp_thread_fn, s);
+            mig_src_rp_start(s);
     }
-    s->setup_start = now_ms(e);
-    update_iteration_initial_status(s);
+    s->setup_start = mig_src_now_ms(e);
+    mig_src_update_iteration_initial_status(s);
     mig_save_header(e, s->f);
     if (s->rp) {
         uint8_t one[4];
@@ -1132,8 +522,8 @@ static void setup(MigSource *s)
     mig_file_flush(s->f);
     wait_unplug(s);
 
-    mig_out_publish_setup_time(e, now_ms(e) - s->setup_start);
-    publish(s);
+    mig_out_publish_setup_time(e, mig_src_now_ms(e) - s->setup_start);
+    mig_src_publish(s);
     mig_out_set_state(e, MIG_SETUP, MIG_ACTIVE);
 }
 
@@ -1180,8 +570,8 @@ static gpointer source_thread(gpointer opaque)
     iteration_finish(s);
 
 cleanup:
-    rp_close(s);
-    publish(s);
+    mig_src_rp_close(s);
+    mig_src_publish(s);
     mig_out_attach_file(e, NULL);
     mig_ram_free(s->ram);
     mig_block_free(s->block);
