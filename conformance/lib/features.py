@@ -26,6 +26,8 @@ MIGBENCH_KVM_MISSING = {
              "capability there",
     "postcopy": "the KVM guest cannot run with pages missing yet (no userfaultfd): an "
                 "incoming KVM vm refuses postcopy-ram",
+    "postcopy-recovery": "recovery needs postcopy, which the KVM guest cannot be the "
+                         "destination of yet",
     "failover": "the KVM guest has no virtio-net failover pair (the sim guest's failover=ID)",
     "colo": "the KVM guest refuses x-colo (COLO runs with the simulated guest)",
 }

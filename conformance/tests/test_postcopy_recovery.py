@@ -12,7 +12,7 @@ from lib.mig import finish_pair, prepare_pair
 from lib.statemachine import statuses
 from test_postcopy import start_postcopy, switch_to_postcopy
 
-pytestmark = pytest.mark.feature("postcopy-recovery")
+pytestmark = [pytest.mark.feature("postcopy"), pytest.mark.feature("postcopy-recovery")]
 
 RECOVER_ONLY_PAUSED = "Migrate recover can only be run when postcopy is paused."
 NO_PAUSED = "Cannot resume if there is no paused migration"
