@@ -48,6 +48,8 @@ selection=(
     "conformance/tests/test_migrate_control.py::test_cancel_active_then_migrate_again"
     "conformance/tests/test_postcopy.py::test_postcopy_completes"
     "conformance/tests/test_postcopy.py::test_cancel_in_postcopy"
+    "conformance/tests/test_postcopy.py::test_postcopy_recovery"
+    "conformance/tests/test_postcopy_recovery.py::test_second_break_during_recovery"
     "conformance/tests/test_colo.py::test_checkpoints_then_failover_on_the_primary"
     "conformance/tests/test_colo.py::test_stream_cut_in_a_checkpoint_leaves_the_previous_one"
     "conformance/tests/test_failover.py::test_cancel_in_wait_unplug_replugs_the_primary"
