@@ -51,6 +51,16 @@ static void test_codec_roundtrip(void)
     n = mig_rp_encode_mb_horizon(buf, UINT64_MAX);
     decode_whole(buf, n, &m, NULL, &ok);
     g_assert_true(ok && m.type == MIG_RP_MB_HORIZON && m.record == UINT64_MAX);
+
+    /* the recovery handshake: RECV_BITMAP naming a block, RESUME_ACK(1) */
+    n = mig_rp_encode_recv_bitmap(buf, "pc.ram");
+    g_assert_cmpuint(n, ==, 4 + 1 + 6);
+    decode_whole(buf, n, &m, NULL, &ok);
+    g_assert_true(ok && m.type == MIG_RP_RECV_BITMAP && m.has_name);
+    g_assert_cmpstr(m.name, ==, "pc.ram");
+    n = mig_rp_encode_u32(buf, MIG_RP_RESUME_ACK, 1);
+    decode_whole(buf, n, &m, NULL, &ok);
+    g_assert_true(ok && m.type == MIG_RP_RESUME_ACK && m.value == 1);
 }
 
 static void test_codec_rejects(void)
@@ -239,6 +249,23 @@ static void test_model(void)
     g_assert_cmpint(mig_pc_model_end(m), ==, t0 + 15 * ms);
     g_assert_true(mig_pc_model_done_by(m, t0 + 15 * ms));
     g_assert_cmpuint(mig_pc_model_sent(m), ==, 10);
+    g_assert_true(mig_pc_model_requested(m, 19));
+    g_assert_false(mig_pc_model_requested(m, 10));
+    mig_pc_model_free(m);
+
+    /* a rate change (max-postcopy-bandwidth) re-times the records not started yet, in the
+     * same order: at 2 ms records 0 and 1 have started; from record 2 on, 0.5 ms each */
+    sent.n = 0;
+    m = mig_pc_model_new(&cfg);
+    g_assert_cmpint(mig_pc_model_touch(m, 19, t0, &req), ==, t0 + 11 * ms);
+    mig_pc_model_set_bandwidth(m, 8192000, t0 + 2 * ms);
+    /* records 2, 3, 4 (pages 12..14) end at 2.5, 3, 3.5 ms; 19 (record 5) cannot start
+     * before its request reached the source (5 ms): it ends at 5.5 ms, arrives at 10.5 */
+    g_assert_cmpint(mig_pc_model_touch(m, 19, t0 + ms, &req), ==, t0 + 10500000);
+    g_assert_cmpint(mig_pc_model_touch(m, 12, t0, &req), ==, t0 + 7500000);
+    g_assert_cmpuint(sent.record[0], ==, 5); /* the order did not change */
+    /* the rest: 4 more records of 0.5 ms after 5.5 ms, the last arrives at 12.5 ms */
+    g_assert_cmpint(mig_pc_model_end(m), ==, t0 + 12500000);
     mig_pc_model_free(m);
 
     /* an infinite link delivers everything at once */
