@@ -243,7 +243,9 @@ static void completion(MigSource *s)
     } else if (cur == MIG_POSTCOPY_ACTIVE) {
         /* QEMU's qemu_savevm_state_complete_postcopy: the last RAM (none is left unless
          * the threshold cut the background pass short), END, EOF; the devices went in the
-         * package. */
+         * package.  The destination's model learns a rate changed since the last section
+         * first (the rest goes at it). */
+        mig_src_pc_rate_sync(s);
         mig_file_set_rate_limit(s->f, 0);
         mig_save_section_short(s->f, MIG_SEC_END, MIG_SECTION_RAM);
         mig_ram_save_complete(s->ram);

@@ -10,7 +10,8 @@ import pytest
 from lib.expect import expect_error, expect_ok, wait_status
 from lib.mig import finish_pair, prepare_pair
 from lib.statemachine import statuses
-from test_postcopy import start_postcopy, switch_to_postcopy
+from test_postcopy import (PACED_NEVER_CONVERGES, SIM_SLOW_POSTCOPY, start_postcopy,
+                          switch_to_postcopy)
 
 pytestmark = [pytest.mark.feature("postcopy"), pytest.mark.feature("postcopy-recovery")]
 
@@ -98,10 +99,10 @@ def test_second_break_during_recovery(vms, target):
                                 "execute": "migrate-pause"}]}, f)
     src, dst, uri = prepare_pair(
         vms, caps={"postcopy_ram": True},
-        params={"downtime-limit": 1, "max-bandwidth": 100 << 20, "max-postcopy-bandwidth": 4096},
-        src_kw={"guest": "sim:uniform,size=64M,rate=512M,seed=1",
-                "extra": ["--pace", "1", "--scenario", path]},
-        dst_kw={"guest": "sim:uniform,size=64M,rate=512M,seed=1"})
+        params={"downtime-limit": 1, "max-bandwidth": 100 << 20,
+                "max-postcopy-bandwidth": SIM_SLOW_POSTCOPY},
+        src_kw={"guest": PACED_NEVER_CONVERGES, "extra": ["--pace", "1", "--scenario", path]},
+        dst_kw={"guest": PACED_NEVER_CONVERGES})
     expect_ok(src.qmp.cmd("migrate", {"uri": uri}))
     src.qmp.wait_event("MIGRATION_PASS", match={"pass": 2}, timeout=60, keep=True)
     switch_to_postcopy(src, dst)
@@ -136,10 +137,10 @@ def test_cancel_in_postcopy_recover(vms, target):
                                 "execute": "migrate_cancel"}]}, f)
     src, dst, uri = prepare_pair(
         vms, caps={"postcopy_ram": True},
-        params={"downtime-limit": 1, "max-bandwidth": 100 << 20, "max-postcopy-bandwidth": 4096},
-        src_kw={"guest": "sim:uniform,size=64M,rate=512M,seed=1",
-                "extra": ["--pace", "1", "--scenario", path]},
-        dst_kw={"guest": "sim:uniform,size=64M,rate=512M,seed=1"})
+        params={"downtime-limit": 1, "max-bandwidth": 100 << 20,
+                "max-postcopy-bandwidth": SIM_SLOW_POSTCOPY},
+        src_kw={"guest": PACED_NEVER_CONVERGES, "extra": ["--pace", "1", "--scenario", path]},
+        dst_kw={"guest": PACED_NEVER_CONVERGES})
     expect_ok(src.qmp.cmd("migrate", {"uri": uri}))
     src.qmp.wait_event("MIGRATION_PASS", match={"pass": 2}, timeout=60, keep=True)
     switch_to_postcopy(src, dst)
