@@ -38,21 +38,32 @@ void mig_file_close(MigFile *f)
     g_free(f);
 }
 
+/* Bytes to buffer before writing (see big_writes). */
+static size_t write_size(MigFile *f)
+{
+    if (!f->big_writes)
+        return MIG_FILE_SMALL;
+    uint64_t limit = atomic_load_explicit(&f->xfer_limit, memory_order_relaxed);
+    return limit == 0 || limit >= MIG_FILE_BIG_LIMIT ? MIG_FILE_BUF : MIG_FILE_SMALL;
+}
+
 void mig_put_buffer(MigFile *f, const void *p, size_t len)
 {
     const uint8_t *s = p;
+    size_t at = write_size(f);
 
     f->pos += len;
     f->bytes_xfer += len;
     if (f->error)
         return;
     while (len) {
-        size_t n = MIN(len, MIG_FILE_BUF - f->len);
+        /* at may have shrunk below what is buffered (a new rate limit): write it out */
+        size_t n = f->len < at ? MIN(len, at - f->len) : 0;
         memcpy(f->buf + f->len, s, n);
         f->len += n;
         s += n;
         len -= n;
-        if (f->len == MIG_FILE_BUF)
+        if (f->len >= at)
             mig_file_flush(f);
     }
 }

@@ -1,6 +1,7 @@
 /* mig_file: a buffered migration stream on a Chan (QEMU's QEMUFile).
  *
- * Writes are buffered (32 KiB, like QEMU's IO_BUF_SIZE) and counted: `pos` is QEMU's
+ * Writes are buffered (32 KiB, like QEMU's IO_BUF_SIZE; up to 256 KiB where the owner allows
+ * big writes, see big_writes) and counted: `pos` is QEMU's
  * qemu_ftell (every byte put), `bytes_xfer` the bytes since the last rate-limit reset.  The
  * first I/O error sticks (later puts are dropped, gets return zeros) and is reported once,
  * as in QEMU, so callers check mig_file_error() at safe points instead of after every put.
@@ -15,11 +16,19 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define MIG_FILE_BUF 32768
+#define MIG_FILE_BUF       262144     /* the buffer; reads fill up to this much */
+#define MIG_FILE_SMALL     32768      /* bytes per write by default: QEMU's IO_BUF_SIZE */
+#define MIG_FILE_BIG_LIMIT (8u << 20) /* rate-limit windows at least this big allow big writes */
 
 typedef struct MigFile {
     Chan *chan; /* owned */
     bool writable;
+    /* Writes of up to MIG_FILE_BUF bytes instead of MIG_FILE_SMALL while the rate limit is
+     * off or at least MIG_FILE_BIG_LIMIT per window: an eighth of the syscalls and of the
+     * reader's wake-ups per MiB.  Only where nothing observes the write boundaries (the
+     * on_flush hook charges a simulated link per write, so a source sets it only when no
+     * link is simulated).  Set and read by the thread that writes. */
+    bool big_writes;
     uint8_t buf[MIG_FILE_BUF];
     size_t len;   /* write: bytes buffered; read: bytes valid in buf */
     size_t rpos;  /* read: next byte in buf */

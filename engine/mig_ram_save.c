@@ -412,8 +412,12 @@ static int save_target_page(MigRam *r, unsigned b, uint64_t page, bool last_stag
     uint64_t offset = page << MB_TARGET_PAGE_BITS;
     const uint8_t *p = r->g->ops->page_read(r->g, b, page, r->scratch);
 
-    if (r->postcopy)
+    if (r->postcopy) {
         r->pc_records++; /* exactly one record per page in postcopy */
+        /* Requested pages go out in QEMU-sized writes, not behind 256 KiB of background
+         * (also on a stream reopened by a recovery). */
+        r->f->big_writes = false;
+    }
 
     if (!r->postcopy && use_compression(r) && save_compress_page(r, b, offset, p))
         return 1;
