@@ -313,7 +313,9 @@ int64_t mig_multifd_queue_page(MigMultifdSend *m, unsigned block, uint64_t offse
     }
     m->cur_block = (int)block;
     m->cur_offsets[m->cur_used] = offset;
-    memcpy(m->cur_pages + (size_t)m->cur_used * PAGE, page, PAGE);
+    uint8_t *slot = m->cur_pages + (size_t)m->cur_used * PAGE;
+    if (page != slot) /* not already made in place (mig_multifd_page_slot) */
+        memcpy(slot, page, PAGE);
     if (++m->cur_used == m->cfg.page_count) {
         int64_t more = send_pages(m);
         if (more < 0)
@@ -321,6 +323,13 @@ int64_t mig_multifd_queue_page(MigMultifdSend *m, unsigned block, uint64_t offse
         bytes += more;
     }
     return bytes;
+}
+
+uint8_t *mig_multifd_page_slot(MigMultifdSend *m, unsigned block)
+{
+    if (m->cur_block >= 0 && m->cur_block != (int)block)
+        return NULL; /* queueing it hands the current packet over first */
+    return m->cur_pages + (size_t)m->cur_used * PAGE;
 }
 
 int64_t mig_multifd_sync(MigMultifdSend *m)

@@ -54,6 +54,10 @@ MigMultifdSend *mig_multifd_send_new(const MigMultifdConfig *cfg, const ChanUri 
  * packet, or -1 when a channel failed. */
 int64_t mig_multifd_queue_page(MigMultifdSend *m, unsigned block, uint64_t offset,
                                const uint8_t *page);
+/* Where the next page of `block` queued would be copied (PAGE bytes in the current
+ * packet), or NULL when queueing it would hand the current packet over first.  A caller
+ * may build the page there and then queue that pointer (no copy), or not queue it at all. */
+uint8_t *mig_multifd_page_slot(MigMultifdSend *m, unsigned block);
 /* The SYNC at a RAM EOS: hands over the partial packet, a SYNC packet per channel, and
  * waits until every channel has written everything.  Returns the bytes accounted (like
  * queue_page) or -1 on a channel failure. */

@@ -412,12 +412,20 @@ static int save_target_page(MigRam *r, unsigned b, uint64_t page, bool last_stag
     uint64_t offset = page << MB_TARGET_PAGE_BITS;
     /* When the page can only go out as a zero or a whole page, a guest that generates its
      * pages (sim) writes it straight into the stream buffer after the room for its header,
-     * saving a copy of every page; guests with memory return a pointer into it as before. */
+     * saving a copy of every page; guests with memory return a pointer into it as before
+     * (and are copied). */
     bool plain =
         !r->postcopy && !use_compression(r) && !r->multifd && !(r->xbzrle && !r->bulk_stage);
     size_t hdr = (int)b == r->last_sent_block ? 8 : 8 + 1 + MIN(strlen(r->g->blocks[b].name), 255);
     uint8_t *room = plain ? mig_file_reserve(r->f, hdr + MB_TARGET_PAGE_SIZE) : NULL;
-    const uint8_t *p = r->g->ops->page_read(r->g, b, page, room ? room + hdr : r->scratch);
+    /* The same for a multifd page: straight into its place in the next packet. */
+    uint8_t *slot = r->multifd && !use_compression(r) && !r->postcopy
+                        ? mig_multifd_page_slot(r->multifd, b)
+                        : NULL;
+    const uint8_t *p = r->g->ops->page_read(r->g, b, page,
+                                            room   ? room + hdr
+                                            : slot ? slot
+                                                   : r->scratch);
     bool in_place = room && p == room + hdr;
 
     if (r->postcopy) {
