@@ -14,6 +14,7 @@
 #include "run.h"
 #include "run_vm.h"
 
+#include <errno.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <signal.h>
@@ -39,6 +40,7 @@ typedef struct {
     gchar *colo_checkpoints_text;
     gchar *max_time;
     gchar *postcopy_after;              /* PASSES or DURATION */
+    gchar *keep_to;                     /* where a kept work directory's files go */
     int64_t postcopy_pass, postcopy_ms; /* parsed: one of them > 0 */
     int64_t timeout_ns;
     int64_t max_passes;
@@ -67,7 +69,8 @@ static void options_clear(RunOptions *o)
                        &o->max_time,
                        &o->max_passes_text,
                        &o->colo_checkpoints_text,
-                       &o->postcopy_after };
+                       &o->postcopy_after,
+                       &o->keep_to };
 
     for (size_t i = 0; i < G_N_ELEMENTS(strs); i++)
         g_free(*strs[i]);
@@ -140,6 +143,10 @@ static int parse_options(int argc, char **argv, RunOptions *o)
           "GOLDEN" },
         { "keep", 0, 0, G_OPTION_ARG_NONE, &o->keep, "keep the work directory (vm logs, reports)",
           NULL },
+        { "keep-to", 0, 0, G_OPTION_ARG_FILENAME, &o->keep_to,
+          "when the work directory is kept (--keep, or a failed run), move its files into DIR "
+          "(created) instead of leaving it in $TMPDIR",
+          "DIR" },
         { "quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet, "no table, only errors", NULL },
         { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->rest, NULL, NULL },
         { NULL },
@@ -631,6 +638,47 @@ static void remove_dir(const char *dir)
     g_rmdir(dir);
 }
 
+/* Keeps the work directory of a run for the user: where it is, or moved into `to` (the
+ * sweep's per-point directory, so failed points do not pile up in $TMPDIR).  Sockets are
+ * not worth keeping; g_file_move copies across file systems where rename cannot. */
+static void keep_dir(const char *dir, const char *to)
+{
+    GError *err = NULL;
+
+    if (!to) {
+        fprintf(stderr, "migbench run: work directory kept: %s\n", dir);
+        return;
+    }
+    if (g_mkdir_with_parents(to, 0755) != 0) {
+        fprintf(stderr, "migbench run: cannot create %s: %s; work directory kept: %s\n", to,
+                g_strerror(errno), dir);
+        return;
+    }
+    GDir *d = g_dir_open(dir, 0, NULL);
+    const char *n;
+    bool all = true;
+    while (d && (n = g_dir_read_name(d))) {
+        gchar *p = g_build_filename(dir, n, NULL);
+        gchar *q = g_build_filename(to, n, NULL);
+        GFile *src = g_file_new_for_path(p), *dst = g_file_new_for_path(q);
+        if (g_file_test(p, G_FILE_TEST_IS_REGULAR) &&
+            !g_file_move(src, dst, G_FILE_COPY_OVERWRITE, NULL, NULL, NULL, &err)) {
+            fprintf(stderr, "migbench run: cannot move %s: %s\n", p, err->message);
+            g_clear_error(&err);
+            all = false;
+        }
+        g_object_unref(src);
+        g_object_unref(dst);
+        g_free(p);
+        g_free(q);
+    }
+    if (d)
+        g_dir_close(d);
+    if (all)
+        remove_dir(dir);
+    fprintf(stderr, "migbench run: work directory kept: %s\n", all ? to : dir);
+}
+
 static json_object *settings_json(const RunOptions *o)
 {
     json_object *s = json_object_new_object();
@@ -785,8 +833,8 @@ int cmd_run_main(int argc, char **argv)
     json_object *report = run_migration(&o, dir, &err);
     if (!report) {
         fprintf(stderr, "migbench run: %s\n", err->message);
-        fprintf(stderr, "migbench run: vm logs are in %s\n", dir);
         g_error_free(err);
+        keep_dir(dir, o.keep_to);
         rc = 1;
         g_free(dir);
         goto out;
@@ -810,7 +858,7 @@ int cmd_run_main(int argc, char **argv)
         rc = 1;
     json_object_put(report);
     if (o.keep || rc != 0)
-        fprintf(stderr, "migbench run: work directory kept: %s\n", dir);
+        keep_dir(dir, o.keep_to);
     else
         remove_dir(dir);
     g_free(dir);

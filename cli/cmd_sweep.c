@@ -282,15 +282,19 @@ static void start_next(Sweep *s)
         SweepPoint *p = s->todo->pdata[s->next++];
         gchar *json = sweep_results_path(s->dir, p, ".json");
         gchar *log = sweep_results_path(s->dir, p, ".log");
+        gchar *work = sweep_results_path(s->dir, p, ".work");
         gchar **args = sweep_point_run_args(p, json);
         guint n = g_strv_length(args);
-        const gchar **argv = g_new0(const gchar *, n + 2);
+        const gchar **argv = g_new0(const gchar *, n + 4);
         GError *err = NULL;
 
         g_unlink(json);
         argv[0] = s->self;
         for (guint i = 0; i < n; i++)
             argv[i + 1] = args[i];
+        /* A failed point's vm logs go next to its report, not into $TMPDIR. */
+        argv[n + 1] = "--keep-to";
+        argv[n + 2] = work;
         GSubprocessLauncher *l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
         g_subprocess_launcher_setenv(l, "MIGBENCH_NO_PROGRESS", "1", TRUE);
         g_subprocess_launcher_set_stderr_file_path(l, log);
@@ -315,6 +319,7 @@ static void start_next(Sweep *s)
         g_strfreev(args);
         g_free(json);
         g_free(log);
+        g_free(work);
     }
 }
 

@@ -446,27 +446,9 @@ uint64_t sim_replay_log_sync(SimReplay *r, uint64_t *const *bitmaps)
 
     if (!r->logging)
         return 0;
-    for (unsigned i = 0; i < r->nram; i++) {
-        SimBlock *b = &r->blk[i];
-        uint64_t *bm = bitmaps[i], *dirty = b->dirty, *sum = b->summary;
-        size_t sw = summary_words(b);
-        for (size_t s = 0; s < sw; s++) {
-            uint64_t bits = sum[s];
-            if (!bits)
-                continue;
-            sum[s] = 0;
-            while (bits) {
-                size_t w = s * 64 + (size_t)__builtin_ctzll(bits);
-                uint64_t d = dirty[w];
-                dirty[w] = 0;
-                if (bm) { /* no bitmap: the engine skips this block; just clear the log */
-                    newly += (uint64_t)__builtin_popcountll(d & ~bm[w]);
-                    bm[w] |= d;
-                }
-                bits &= bits - 1;
-            }
-        }
-    }
+    /* No bitmap: the engine skips this block; block_sync just clears its log. */
+    for (unsigned i = 0; i < r->nram; i++)
+        newly += block_sync(&r->blk[i], bitmaps[i]);
     return newly;
 }
 

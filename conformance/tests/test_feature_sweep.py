@@ -27,8 +27,8 @@ with open(os.path.join(FIXTURES, "sweep-ci-24.json")) as _f:
     SPEC = json.load(_f)
 
 
-def mb(target, *args, timeout=600, cwd=None):
-    env = dict(os.environ, MIGBENCH_NO_PROGRESS="1")
+def mb(target, *args, timeout=600, cwd=None, env=None):
+    env = dict(os.environ, MIGBENCH_NO_PROGRESS="1", **(env or {}))
     return subprocess.run([target.vm_argv[0], *args], capture_output=True, text=True,
                           timeout=timeout, cwd=cwd, env=env)
 
@@ -124,7 +124,9 @@ def test_invalid_parameter_fails_that_point_only(target, tmp_path):
         "guests": ["sim:uniform,size=64M,rate=2M"],
         "parameters": {"downtime-limit": [300, 99999999], "max-bandwidth": ["16M"]},
     })
-    r = mb(target, "sweep", "-j", "2", "-o", str(tmp_path / "r"), spec)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    r = mb(target, "sweep", "-j", "2", "-o", str(tmp_path / "r"), spec, env={"TMPDIR": str(tmp)})
     assert r.returncode == 1, r
     assert "1 ok, 1 failed, 0 missing" in r.stdout, r.stdout
     rows = list(csv.DictReader(open(tmp_path / "r" / "results.csv")))
@@ -132,6 +134,12 @@ def test_invalid_parameter_fails_that_point_only(target, tmp_path):
     assert rows[0]["status"] == "completed"
     assert "downtime_limit" in rows[1]["error"] or "downtime-limit" in rows[1]["error"], rows[1]
     assert "point 1 (" in r.stdout and "failed: " in r.stdout
+    # The failed point's vm logs are kept beside its report; nothing is left in $TMPDIR.
+    points = tmp_path / "r" / "points"
+    assert not (points / f"{rows[0]['id']}.work").exists()
+    work = points / f"{rows[1]['id']}.work"
+    assert {"source.stderr", "destination.stderr"} <= set(os.listdir(work)), os.listdir(work)
+    assert os.listdir(tmp) == []
 
 
 @pytest.mark.parametrize("spec,message", [

@@ -9,7 +9,7 @@ zero pages), the rates over time, and the per-version counter rules."""
 import pytest
 
 from lib import simmodel
-from lib.expect import expect_ok, query_after_pass, wait_status
+from lib.expect import expect_ok, query_after_pass, runstate_after_migration, wait_status
 from lib.mig import converge, finish_pair, migrate_again, prepare_pair, start_pair
 
 PAGE = 4096
@@ -145,7 +145,10 @@ def test_counters_per_migration(vms, target):
     finish_pair(src, dst)
     first = src.qmp.call("query-migrate")["ram"]
     if target.version == "7.2":
-        expect_ok(src.qmp.cmd("cont"))  # 6.0+ refuse to migrate from postmigrate
+        # 6.0+ refuse to migrate from postmigrate; and `cont` still in finish-migrate
+        # (the run state moves on after the final MIGRATION event) is refused.
+        assert runstate_after_migration(src.qmp) == "postmigrate"
+        expect_ok(src.qmp.cmd("cont"))
     expect_ok(src.qmp.cmd("stop"))
     migrate_again(vms, src, "again", converge(vms))
     second = src.qmp.call("query-migrate")["ram"]
