@@ -35,7 +35,10 @@ static inline uint64_t mix64(uint64_t x)
  * words, the x86-64-v4 one eight at a time (AVX-512 has the 64-bit multiply the mixer
  * needs; AVX2 does not, so it gains nothing there), which makes generating a page about
  * four times cheaper on hosts that have it.  The bytes are little-endian on every host. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+/* Not under ThreadSanitizer: the clones' ifunc resolver runs before the TSan runtime is up
+ * and crashes the program at load. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) &&       \
+    !defined(__SANITIZE_THREAD__)
 #define SIM_CLONES __attribute__((target_clones("arch=x86-64-v4", "default")))
 #else
 #define SIM_CLONES
