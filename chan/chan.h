@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 typedef enum {
     CHAN_TCP,
@@ -60,6 +61,10 @@ Chan *chan_new_fd(int fd, const char *desc);
 ssize_t chan_read(Chan *c, void *buf, size_t len, GError **err);
 /* Reads exactly len bytes; false at a short read (err says "unexpected end of stream"). */
 bool chan_read_full(Chan *c, void *buf, size_t len, GError **err);
+/* Like chan_read_full into each of the iovcnt buffers in turn, with one readv per wake-up
+ * on a plain channel (scattered reads, no copy).  Modifies iov.  False with err as
+ * chan_read_full. */
+bool chan_readv_full(Chan *c, struct iovec *iov, int iovcnt, GError **err);
 /* Writes all len bytes; false on failure (e.g. "Unable to write to socket: Broken pipe"). */
 bool chan_write_all(Chan *c, const void *buf, size_t len, GError **err);
 /* Makes blocked and future I/O fail.  Safe from any thread, idempotent. */

@@ -14,7 +14,9 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <limits.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -114,6 +116,54 @@ bool chan_read_full(Chan *c, void *buf, size_t len, GError **err)
         }
         p += n;
         len -= (size_t)n;
+    }
+    return true;
+}
+
+bool chan_readv_full(Chan *c, struct iovec *iov, int iovcnt, GError **err)
+{
+    if (c->tls) {
+        for (int i = 0; i < iovcnt; i++)
+            if (!chan_read_full(c, iov[i].iov_base, iov[i].iov_len, err))
+                return false;
+        return true;
+    }
+    while (iovcnt > 0 && iov->iov_len == 0)
+        iov++, iovcnt--;
+    while (iovcnt > 0) {
+        if (atomic_load(&c->shut)) {
+            mb_error_set(err, "Channel is shut down");
+            return false;
+        }
+        ssize_t n = readv(c->fd, iov, MIN(iovcnt, IOV_MAX));
+        if (n == 0) {
+            mb_error_set(err, atomic_load(&c->shut) ? "Channel is shut down"
+                                                    : "unexpected end of stream");
+            return false;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            if (!wait_ready(c, POLLIN)) {
+                mb_error_set(err, "Channel is shut down");
+                return false;
+            }
+            continue;
+        }
+        if (n < 0) {
+            mb_error_set(err, "Unable to read from %s: %s", io_kind(c), g_strerror(errno));
+            return false;
+        }
+        /* Drop what is full, move into the buffer that is not. */
+        size_t got = (size_t)n;
+        while (iovcnt > 0 && got >= iov->iov_len) {
+            got -= iov->iov_len;
+            iov++, iovcnt--;
+        }
+        if (iovcnt > 0) {
+            iov->iov_base = (uint8_t *)iov->iov_base + got;
+            iov->iov_len -= got;
+        }
     }
     return true;
 }

@@ -16,7 +16,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define CHAN_MAX_LISTEN 8
+#define CHAN_MAX_LISTEN  8
+#define CHAN_UNIX_SNDBUF (2 << 20)
 
 struct ChanListener {
     int fds[CHAN_MAX_LISTEN];
@@ -98,6 +99,13 @@ static Chan *connect_unix(const ChanUri *u, GError **err)
         mb_error_set(err, "Failed to create socket: %s", g_strerror(errno));
         return NULL;
     }
+    /* A unix stream socket holds at most the sender's send buffer in flight (212 KiB by
+     * default): the writer blocks and the reader wakes once per that much.  Outgoing unix
+     * connections are migration streams, bulk data: 2 MiB (the kernel caps it at
+     * net.core.wmem_max) cut the source's CPU per GiB by a third on the development machine
+     * (docs/benchmarks.md).  Best effort: the default is correct, only slower. */
+    int sndbuf = CHAN_UNIX_SNDBUF;
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
     int rc;
     do {
         rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));

@@ -83,6 +83,13 @@ static bool multifd_store(void *opaque, unsigned block, uint64_t page, const uin
     return mb_guest_page_store(e->guest, block, page, data);
 }
 
+/* Where a multifd page is read in place: the guest's own memory where it has some. */
+static uint8_t *multifd_place(void *opaque, unsigned block, uint64_t page)
+{
+    MigEngine *e = opaque;
+    return e->guest->ops->page_host ? e->guest->ops->page_host(e->guest, block, page) : NULL;
+}
+
 /* A multifd channel failed: the main stream loader must stop too. */
 static void multifd_failed(void *opaque)
 {
@@ -142,6 +149,7 @@ static bool accept_multifd(MigEngine *e, GError **err)
     }
     mig_multifd_config(e, &cfg);
     MigMultifdRecv *m = mig_multifd_recv_new(&cfg, multifd_store, multifd_failed, e);
+    mig_multifd_recv_set_place(m, multifd_place);
     g_mutex_lock(&e->in.lock);
     e->in.multifd = m;
     g_mutex_unlock(&e->in.lock);

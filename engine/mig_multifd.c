@@ -313,7 +313,9 @@ int64_t mig_multifd_queue_page(MigMultifdSend *m, unsigned block, uint64_t offse
     }
     m->cur_block = (int)block;
     m->cur_offsets[m->cur_used] = offset;
-    memcpy(m->cur_pages + (size_t)m->cur_used * PAGE, page, PAGE);
+    uint8_t *slot = m->cur_pages + (size_t)m->cur_used * PAGE;
+    if (page != slot) /* not already made in place (mig_multifd_page_slot) */
+        memcpy(slot, page, PAGE);
     if (++m->cur_used == m->cfg.page_count) {
         int64_t more = send_pages(m);
         if (more < 0)
@@ -321,6 +323,13 @@ int64_t mig_multifd_queue_page(MigMultifdSend *m, unsigned block, uint64_t offse
         bytes += more;
     }
     return bytes;
+}
+
+uint8_t *mig_multifd_page_slot(MigMultifdSend *m, unsigned block)
+{
+    if (m->cur_block >= 0 && m->cur_block != (int)block)
+        return NULL; /* queueing it hands the current packet over first */
+    return m->cur_pages + (size_t)m->cur_used * PAGE;
 }
 
 int64_t mig_multifd_sync(MigMultifdSend *m)
@@ -416,6 +425,7 @@ typedef struct {
     bool closed; /* the source closed it between packets; its thread has ended */
     uint8_t *packet;
     uint8_t *pages;
+    struct iovec *iov; /* page_count: where the pages of a packet are read in place */
     uint8_t *zbuf;
     size_t zbuf_size;
     z_stream zs;
@@ -425,6 +435,7 @@ typedef struct {
 struct MigMultifdRecv {
     MigMultifdConfig cfg;
     MigMultifdStoreFn store;
+    MigMultifdPlaceFn place; /* may be NULL */
     void (*on_error)(void *opaque);
     void *opaque;
     MfRecv *ch;
@@ -450,6 +461,11 @@ MigMultifdRecv *mig_multifd_recv_new(const MigMultifdConfig *cfg, MigMultifdStor
     g_cond_init(&m->cond);
     m->ch = g_new0(MfRecv, cfg->channels);
     return m;
+}
+
+void mig_multifd_recv_set_place(MigMultifdRecv *m, MigMultifdPlaceFn place)
+{
+    m->place = place;
 }
 
 /* A failed channel fails the whole incoming migration at once: every channel is shut
@@ -524,6 +540,32 @@ static bool decompress(MfRecv *ch, uint32_t in_size, uint32_t used, GError **err
     return true;
 }
 
+/* The pages of an uncompressed packet read in place, one readv per wake-up instead of a
+ * read into ch->pages and a copy of each page: *placed when done so (false with err on a
+ * read failure).  Not placed (and nothing read) when the receiver has no place callback,
+ * the guest gives no place for a page, or an offset is bad (the copying path then
+ * reports it with QEMU's text). */
+static bool read_in_place(MfRecv *ch, unsigned block, const uint8_t *offsets, uint32_t used,
+                          bool *placed, GError **err)
+{
+    MigMultifdRecv *m = ch->m;
+    uint64_t max = m->cfg.block_sizes[block];
+
+    *placed = false;
+    if (!m->place)
+        return true;
+    for (uint32_t i = 0; i < used; i++) {
+        uint64_t off = mb_ld_be64(offsets + 8 * i);
+        uint8_t *host =
+            off < max && !(off & (PAGE - 1)) ? m->place(m->opaque, block, off / PAGE) : NULL;
+        if (!host)
+            return true;
+        ch->iov[i] = (struct iovec){ .iov_base = host, .iov_len = PAGE };
+    }
+    *placed = true;
+    return chan_readv_full(ch->chan, ch->iov, (int)used, err);
+}
+
 /* Reads one packet and places its pages; *sync set for a SYNC packet, *eof when the
  * source closed the channel between packets (its normal end, as in QEMU: the channels
  * close when the source completes, which may be before this side's main stream is
@@ -591,7 +633,14 @@ static bool recv_packet(MfRecv *ch, bool *sync, bool *eof, GError **err)
         mb_error_set(err, "multifd: unknown ram block %s", name);
         return false;
     }
-    /* The pages arrive whole before any is placed. */
+    /* Uncompressed pages whose places the guest gives are read straight there. */
+    bool placed = false;
+    if (c->method == MIG_MULTIFD_NONE &&
+        !read_in_place(ch, (unsigned)block, p + pos, used, &placed, err))
+        return false;
+    if (placed)
+        return true;
+    /* Otherwise the pages arrive whole before any is placed. */
     if (c->method == MIG_MULTIFD_NONE) {
         if (!chan_read_full(ch->chan, ch->pages, (size_t)used * PAGE, err))
             return false;
@@ -700,6 +749,7 @@ bool mig_multifd_recv_add_channel(MigMultifdRecv *m, Chan *c, GError **err)
     ch->chan = c;
     ch->packet = g_malloc(header_len(cfg));
     ch->pages = g_malloc((size_t)cfg->page_count * PAGE);
+    ch->iov = g_new(struct iovec, cfg->page_count);
     if (cfg->method != MIG_MULTIFD_NONE) {
         ch->zbuf_size = (size_t)cfg->page_count * PAGE * 2 + 1024;
         ch->zbuf = g_malloc(ch->zbuf_size);
@@ -783,6 +833,7 @@ void mig_multifd_recv_free(MigMultifdRecv *m)
         ZSTD_freeDCtx(ch->zd);
         g_free(ch->packet);
         g_free(ch->pages);
+        g_free(ch->iov);
         g_free(ch->zbuf);
     }
     g_free(m->ch);

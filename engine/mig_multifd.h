@@ -54,6 +54,10 @@ MigMultifdSend *mig_multifd_send_new(const MigMultifdConfig *cfg, const ChanUri 
  * packet, or -1 when a channel failed. */
 int64_t mig_multifd_queue_page(MigMultifdSend *m, unsigned block, uint64_t offset,
                                const uint8_t *page);
+/* Where the next page of `block` queued would be copied (PAGE bytes in the current
+ * packet), or NULL when queueing it would hand the current packet over first.  A caller
+ * may build the page there and then queue that pointer (no copy), or not queue it at all. */
+uint8_t *mig_multifd_page_slot(MigMultifdSend *m, unsigned block);
 /* The SYNC at a RAM EOS: hands over the partial packet, a SYNC packet per channel, and
  * waits until every channel has written everything.  Returns the bytes accounted (like
  * queue_page) or -1 on a channel failure. */
@@ -75,10 +79,18 @@ typedef struct MigMultifdRecv MigMultifdRecv;
  * false when the guest cannot take it.  Runs on the channel threads, for distinct pages. */
 typedef bool (*MigMultifdStoreFn)(void *opaque, unsigned block, uint64_t page, const uint8_t *data);
 
+/* Where one received page goes (block, target page within the block's size): writable
+ * memory of the guest that counts as received once written, or NULL when the guest has
+ * none (then the page goes through the store callback).  Runs on the channel threads. */
+typedef uint8_t *(*MigMultifdPlaceFn)(void *opaque, unsigned block, uint64_t page);
+
 /* `on_error` (may be NULL) runs once, on the failing channel's thread, when a channel
- * fails; `opaque` goes to both callbacks. */
+ * fails; `opaque` goes to every callback. */
 MigMultifdRecv *mig_multifd_recv_new(const MigMultifdConfig *cfg, MigMultifdStoreFn store,
                                      void (*on_error)(void *opaque), void *opaque);
+/* Uncompressed pages are read straight into the places `place` gives (before the first
+ * channel is added). */
+void mig_multifd_recv_set_place(MigMultifdRecv *m, MigMultifdPlaceFn place);
 /* Takes a newly accepted channel: reads and checks its hello (QEMU's texts) and starts its
  * decoder ("multifd N: inflate init failed" when it cannot).  When the last channel
  * arrives the receive threads start. */

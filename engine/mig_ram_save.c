@@ -411,10 +411,30 @@ static bool save_compress_page(MigRam *r, unsigned b, uint64_t offset, const uin
 static int save_target_page(MigRam *r, unsigned b, uint64_t page, bool last_stage)
 {
     uint64_t offset = page << MB_TARGET_PAGE_BITS;
-    const uint8_t *p = r->g->ops->page_read(r->g, b, page, r->scratch);
+    /* When the page can only go out as a zero or a whole page, a guest that generates its
+     * pages (sim) writes it straight into the stream buffer after the room for its header,
+     * saving a copy of every page; guests with memory return a pointer into it as before
+     * (and are copied). */
+    bool plain =
+        !r->postcopy && !use_compression(r) && !r->multifd && !(r->xbzrle && !r->bulk_stage);
+    size_t hdr = (int)b == r->last_sent_block ? 8 : 8 + 1 + MIN(strlen(r->g->blocks[b].name), 255);
+    uint8_t *room = plain ? mig_file_reserve(r->f, hdr + MB_TARGET_PAGE_SIZE) : NULL;
+    /* The same for a multifd page: straight into its place in the next packet. */
+    uint8_t *slot = r->multifd && !use_compression(r) && !r->postcopy
+                        ? mig_multifd_page_slot(r->multifd, b)
+                        : NULL;
+    const uint8_t *p = r->g->ops->page_read(r->g, b, page,
+                                            room   ? room + hdr
+                                            : slot ? slot
+                                                   : r->scratch);
+    bool in_place = room && p == room + hdr;
 
-    if (r->postcopy)
+    if (r->postcopy) {
         r->pc_records++; /* exactly one record per page in postcopy */
+        /* Requested pages go out in QEMU-sized writes, not behind 256 KiB of background
+         * (also on a stream reopened by a recovery). */
+        r->f->big_writes = false;
+    }
 
     if (!r->postcopy && use_compression(r) && save_compress_page(r, b, offset, p))
         return 1;
@@ -423,6 +443,8 @@ static int save_target_page(MigRam *r, unsigned b, uint64_t page, bool last_stag
         r->c->transferred += save_page_header(r, b, offset | RAM_SAVE_FLAG_ZERO);
         mig_put_byte(r->f, 0);
         r->c->transferred += 1;
+        if (room)
+            mig_put_reserved(r->f, 0);
         /* A cached copy of what is now a zero page would be stale. */
         if (r->xbzrle && !r->bulk_stage && !use_compression(r))
             mig_xbzrle_cache_insert(r->xbzrle, r->block_offset[b] + offset, zero_page,
@@ -441,7 +463,13 @@ static int save_target_page(MigRam *r, unsigned b, uint64_t page, bool last_stag
             return res;
     }
     r->c->transferred += save_page_header(r, b, offset | RAM_SAVE_FLAG_PAGE);
-    mig_put_buffer(r->f, p, MB_TARGET_PAGE_SIZE);
+    if (in_place) {
+        mig_put_reserved(r->f, MB_TARGET_PAGE_SIZE);
+    } else {
+        if (room)
+            mig_put_reserved(r->f, 0);
+        mig_put_buffer(r->f, p, MB_TARGET_PAGE_SIZE);
+    }
     r->c->transferred += MB_TARGET_PAGE_SIZE;
     r->c->normal++;
     return 1;

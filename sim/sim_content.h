@@ -13,6 +13,7 @@
 
 #include "trace.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define SIM_PAGE_SIZE   4096
@@ -41,5 +42,11 @@ int sim_content_initial_class(const SimContent *c, unsigned block, uint64_t page
  * initial class. */
 void sim_content_page(const SimContent *c, unsigned block, uint64_t page, uint32_t version, int cls,
                       uint8_t *out);
+/* True when the SIM_PAGE_SIZE bytes at mem are exactly what sim_content_page would write
+ * for the same arguments (every byte compared: one wrong byte fails), without building the
+ * page where the class allows (random and text pages are compared as they are generated);
+ * scratch (SIM_PAGE_SIZE bytes) is used for the other classes. */
+bool sim_content_page_equals(const SimContent *c, unsigned block, uint64_t page, uint32_t version,
+                             int cls, const uint8_t *mem, uint8_t *scratch);
 
 #endif

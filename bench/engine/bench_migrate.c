@@ -114,10 +114,10 @@ static double socket_copy(bool tcp, uint64_t bytes, Into into, double *cpu)
 }
 
 /* Runs `migbench run` and returns bytes/s over the migration's wall time (0 on failure);
- * *cpu gets the CPU seconds both vms used over their spans (source: migrate to the end;
- * destination: the load), as the vms report them. */
+ * cpu[0] and cpu[1] get the CPU seconds the source and the destination vm used over their
+ * spans (source: migrate to the end; destination: the load), as the vms report them. */
 static double migrate(const char *migbench, const char *size, const char *transport,
-                      const char *extra, uint64_t *transferred, double *cpu)
+                      const char *extra, uint64_t *transferred, double cpu[2])
 {
     /* extra: migbench run options, then optionally "|GUEST-OPTIONS" for the sim spec */
     const char *bar = strchr(extra, '|');
@@ -141,10 +141,10 @@ static double migrate(const char *migbench, const char *size, const char *transp
         *transferred = (uint64_t)json_object_get_int64(t);
         rate = (double)*transferred / (json_object_get_double(ms) / 1000.0);
         json_object *sc, *dc;
-        *cpu = json_object_object_get_ex(w, "source-cpu-ms", &sc) &&
-                       json_object_object_get_ex(w, "destination-cpu-ms", &dc)
-                   ? (json_object_get_double(sc) + json_object_get_double(dc)) / 1e3
-                   : 0;
+        bool both = json_object_object_get_ex(w, "source-cpu-ms", &sc) &&
+                    json_object_object_get_ex(w, "destination-cpu-ms", &dc);
+        cpu[0] = both ? json_object_get_double(sc) / 1e3 : 0;
+        cpu[1] = both ? json_object_get_double(dc) / 1e3 : 0;
     }
     json_object_put(j);
     return rate;
@@ -277,14 +277,21 @@ static double copy_median(bool tcp, uint64_t bytes, Into into, double *cpu)
     return median(v);
 }
 
+/* cpu: medians of the source's, the destination's and both ends' CPU seconds. */
 static double migrate_median(const char *migbench, const char *size, const char *transport,
-                             const char *extra, double *cpu)
+                             const char *extra, double cpu[3])
 {
-    double v[REPEAT], c[REPEAT];
+    double v[REPEAT], c[3][REPEAT];
     uint64_t transferred;
-    for (int i = 0; i < REPEAT; i++)
-        v[i] = migrate(migbench, size, transport, extra, &transferred, &c[i]);
-    *cpu = median(c);
+    for (int i = 0; i < REPEAT; i++) {
+        double side[2] = { 0, 0 };
+        v[i] = migrate(migbench, size, transport, extra, &transferred, side);
+        c[0][i] = side[0];
+        c[1][i] = side[1];
+        c[2][i] = side[0] + side[1];
+    }
+    for (int k = 0; k < 3; k++)
+        cpu[k] = median(c[k]);
     return median(v);
 }
 
@@ -323,10 +330,10 @@ int main(int argc, char **argv)
      * get the two cores to themselves (2 CPU-seconds per second / cost), the CPU ceiling
      * that wall-clock rates on a shared machine cannot show. */
     double gib = (double)bytes / (1 << 30);
-    printf("%-34s %8s %10s %10s %10s %8s %8s %9s\n", "", "MB/s", "x copy", "x copy", "x copy",
-           "x QEMU", "CPU s", "2-core");
-    printf("%-34s %8s %10s %10s %10s %8s %8s %9s\n", "", "", "reused", "fresh 4K", "fresh THP",
-           "7.2", "per GiB", "MB/s");
+    printf("%-34s %8s %10s %10s %10s %8s %8s %9s %8s %8s\n", "", "MB/s", "x copy", "x copy",
+           "x copy", "x QEMU", "CPU s", "2-core", "source", "dest");
+    printf("%-34s %8s %10s %10s %10s %8s %8s %9s %8s %8s\n", "", "", "reused", "fresh 4K",
+           "fresh THP", "7.2", "per GiB", "MB/s", "CPU s", "CPU s");
     static const struct {
         const char *name, *transport, *extra;
     } runs[] = {
@@ -367,19 +374,21 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < G_N_ELEMENTS(runs); i++) {
             if ((strcmp(runs[i].transport, "tcp") == 0) != (tcp == 1))
                 continue;
-            double cpu;
-            double rate = migrate_median(argv[1], size, runs[i].transport, runs[i].extra, &cpu);
+            double cpu[3];
+            double rate = migrate_median(argv[1], size, runs[i].transport, runs[i].extra, cpu);
             if (rate == 0)
                 printf("%-34s failed\n", runs[i].name);
             else
-                printf("%-34s %8.0f %10.2f %10.2f %10.2f %8.2f %8.2f %9.0f\n", runs[i].name,
-                       rate / 1e6, rate / reused, rate / fresh, rate / thp,
-                       qemu_rate[tcp] ? rate / qemu_rate[tcp] : 0, cpu / gib,
-                       cpu > 0 ? 2 * (double)bytes / cpu / 1e6 : 0);
+                printf("%-34s %8.0f %10.2f %10.2f %10.2f %8.2f %8.2f %9.0f %8.2f %8.2f\n",
+                       runs[i].name, rate / 1e6, rate / reused, rate / fresh, rate / thp,
+                       qemu_rate[tcp] ? rate / qemu_rate[tcp] : 0, cpu[2] / gib,
+                       cpu[2] > 0 ? 2 * (double)bytes / cpu[2] / 1e6 : 0, cpu[0] / gib,
+                       cpu[1] / gib);
         }
     }
-    printf("\nCPU s per GiB: both ends, all threads (QEMU's is not measured); 2-core MB/s: the "
-           "rate that CPU cost allows with both cores free\n");
+    printf("\nCPU s per GiB: both ends, all threads (QEMU's is not measured), then each end "
+           "(medians of each column, so the two need not add up); 2-core MB/s: the rate that "
+           "CPU cost allows with both cores free\n");
     printf("medians of %d runs; goals: single stream >= 0.80 x the copy into fresh THP and "
            ">= 3 x QEMU; multifd 2 >= 0.90 x the copy into fresh THP\n",
            REPEAT);

@@ -204,6 +204,53 @@ static void test_shutdown_wakes(void)
     close(p[1]);
 }
 
+typedef struct {
+    int fd;
+    const uint8_t *data;
+    size_t len;
+} Dribble;
+
+/* Writes the bytes in uneven pieces, so that reads end inside buffers. */
+static gpointer dribble(gpointer opaque)
+{
+    Dribble *d = opaque;
+    for (size_t at = 0, k = 1; at < d->len; k = k * 7 % 1000 + 1) {
+        size_t n = MIN(k, d->len - at);
+        g_assert_cmpint(write(d->fd, d->data + at, n), ==, (ssize_t)n);
+        at += n;
+    }
+    close(d->fd);
+    return NULL;
+}
+
+/* chan_readv_full fills every buffer in order, across reads that end inside a buffer, skips
+ * empty ones, and fails a short stream with chan_read_full's text. */
+static void test_readv_full(void)
+{
+    enum { N = 10000 };
+    static uint8_t src[N], a[1], b[4096], c[N - 4097];
+    for (unsigned i = 0; i < N; i++)
+        src[i] = (uint8_t)(i * 31 + 7);
+    int p[2];
+    g_assert_cmpint(pipe(p), ==, 0);
+    Chan *r = chan_new_fd(p[0], "pipe");
+    Dribble d = { p[1], src, N };
+    GThread *t = g_thread_new("writer", dribble, &d);
+    struct iovec iov[] = { { a, 1 }, { NULL, 0 }, { b, sizeof b }, { c, sizeof c } };
+    GError *err = NULL;
+    g_assert_true(chan_readv_full(r, iov, 4, &err));
+    g_assert_no_error(err);
+    g_assert_cmpmem(a, 1, src, 1);
+    g_assert_cmpmem(b, sizeof b, src + 1, sizeof b);
+    g_assert_cmpmem(c, sizeof c, src + 4097, sizeof c);
+    g_thread_join(t);
+    struct iovec more = { b, 1 };
+    g_assert_false(chan_readv_full(r, &more, 1, &err)); /* the writer has closed */
+    g_assert_cmpstr(err->message, ==, "unexpected end of stream");
+    g_error_free(err);
+    chan_close(r);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -213,5 +260,6 @@ int main(int argc, char **argv)
     g_test_add_func("/chan/refused", test_refused);
     g_test_add_func("/chan/exec", test_exec);
     g_test_add_func("/chan/shutdown-wakes", test_shutdown_wakes);
+    g_test_add_func("/chan/readv-full", test_readv_full);
     return g_test_run();
 }

@@ -16,8 +16,11 @@
 #define NPAGES 300 /* more than two packets of 128 pages per pass */
 
 typedef struct {
-    uint8_t *mem; /* NPAGES destination pages, block 0 */
-    int errors;   /* on_error calls */
+    uint8_t *mem;  /* NPAGES destination pages, block 0 */
+    int errors;    /* on_error calls */
+    int stores;    /* pages copied in by host_page */
+    int places;    /* places given by place_page */
+    bool in_place; /* place_page gives places */
 } Dest;
 
 static bool host_page(void *opaque, unsigned block, uint64_t page, const uint8_t *data)
@@ -26,7 +29,18 @@ static bool host_page(void *opaque, unsigned block, uint64_t page, const uint8_t
     if (block != 0 || page >= NPAGES)
         return false;
     memcpy(d->mem + page * PAGE, data, PAGE);
+    g_atomic_int_inc(&d->stores);
     return true;
+}
+
+static uint8_t *place_page(void *opaque, unsigned block, uint64_t page)
+{
+    Dest *d = opaque;
+    g_assert(block == 0 && page < NPAGES); /* offsets are checked before */
+    if (!d->in_place)
+        return NULL;
+    g_atomic_int_inc(&d->places);
+    return d->mem + page * PAGE;
 }
 
 static void on_error(void *opaque)
@@ -55,7 +69,7 @@ typedef struct {
     Dest dest;
 } Pair;
 
-static void pair_open(Pair *p, MigMultifdMethod method)
+static void pair_open_with(Pair *p, MigMultifdMethod method, bool in_place)
 {
     MigMultifdConfig c = config(method);
     GError *err = NULL;
@@ -66,9 +80,9 @@ static void pair_open(Pair *p, MigMultifdMethod method)
     g_assert_true(chan_uri_parse(uri_text, &uri, &err));
     ChanListener *l = chan_listen(&uri, 8, &err);
     g_assert_no_error(err);
-    p->dest.mem = g_malloc0((size_t)NPAGES * PAGE);
-    p->dest.errors = 0;
+    p->dest = (Dest){ .mem = g_malloc0((size_t)NPAGES * PAGE), .in_place = in_place };
     p->recv = mig_multifd_recv_new(&c, host_page, on_error, &p->dest);
+    mig_multifd_recv_set_place(p->recv, place_page);
     /* Connecting only needs the listen backlog, so the sender is made before accepting. */
     p->send = mig_multifd_send_new(&c, &uri, &err);
     g_assert_no_error(err);
@@ -81,6 +95,11 @@ static void pair_open(Pair *p, MigMultifdMethod method)
     chan_listener_free(l);
     chan_uri_clear(&uri);
     g_free(uri_text);
+}
+
+static void pair_open(Pair *p, MigMultifdMethod method)
+{
+    pair_open_with(p, method, false);
 }
 
 static void pair_close(Pair *p)
@@ -143,6 +162,36 @@ static void test_passes_and_clean_close(gconstpointer data)
     g_assert_cmpint(p.dest.errors, ==, 0); /* after the join: no channel failed */
 }
 
+/* Uncompressed packets are read straight into the places the guest gives (no page goes
+ * through the store callback); compressed ones, and pages without a place, are stored. */
+static void test_in_place(gconstpointer data)
+{
+    MigMultifdMethod method = (MigMultifdMethod)GPOINTER_TO_INT(data);
+    Pair p;
+    pair_open_with(&p, method, true);
+    uint8_t *expect = g_malloc0((size_t)NPAGES * PAGE);
+    for (unsigned k = 0; k < 4; k++) {
+        pass(&p, k, expect);
+        g_assert_true(memcmp(p.dest.mem, expect, (size_t)NPAGES * PAGE) == 0);
+    }
+    if (method == MIG_MULTIFD_NONE) {
+        g_assert_cmpint(p.dest.stores, ==, 0);
+        g_assert_cmpint(p.dest.places, ==, NPAGES * 2 + 2 * ((NPAGES + 2) / 3));
+    } else {
+        g_assert_cmpint(p.dest.places, ==, 0);
+        g_assert_cmpint(p.dest.stores, >, 0);
+    }
+    /* A guest that gives no place (a sim destination in store=model): copied instead. */
+    p.dest.in_place = false;
+    int stores = p.dest.stores;
+    pass(&p, 4, expect);
+    g_assert_true(memcmp(p.dest.mem, expect, (size_t)NPAGES * PAGE) == 0);
+    g_assert_cmpint(p.dest.stores, ==, stores + NPAGES);
+    g_free(expect);
+    pair_close(&p);
+    g_assert_cmpint(p.dest.errors, ==, 0);
+}
+
 /* A receiver whose channels are socketpairs this test writes raw bytes into. */
 typedef struct {
     MigMultifdRecv *recv;
@@ -153,8 +202,7 @@ typedef struct {
 static void raw_open(Raw *r)
 {
     MigMultifdConfig c = config(MIG_MULTIFD_NONE);
-    r->dest.mem = g_malloc0((size_t)NPAGES * PAGE);
-    r->dest.errors = 0;
+    r->dest = (Dest){ .mem = g_malloc0((size_t)NPAGES * PAGE) };
     r->recv = mig_multifd_recv_new(&c, host_page, on_error, &r->dest);
     for (unsigned i = 0; i < c.channels; i++) {
         int sv[2];
@@ -257,6 +305,10 @@ int main(int argc, char **argv)
                          test_passes_and_clean_close);
     g_test_add_data_func("/multifd/zstd", GINT_TO_POINTER(MIG_MULTIFD_ZSTD),
                          test_passes_and_clean_close);
+    g_test_add_data_func("/multifd/none-in-place", GINT_TO_POINTER(MIG_MULTIFD_NONE),
+                         test_in_place);
+    g_test_add_data_func("/multifd/zstd-in-place", GINT_TO_POINTER(MIG_MULTIFD_ZSTD),
+                         test_in_place);
     g_test_add_func("/multifd/bad-magic", test_bad_magic_fails_once);
     g_test_add_func("/multifd/truncated-packet", test_truncated_packet_fails);
     g_test_add_func("/multifd/close-before-sync", test_close_before_sync);

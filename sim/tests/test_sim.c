@@ -57,6 +57,35 @@ static double zratio(const uint8_t *p, int level)
     return (double)SIM_PAGE_SIZE / (double)ol;
 }
 
+/* sim_content_page_equals is an exact check: true for the page the model makes, false
+ * for any single wrong byte at any offset, and for another version of the page. */
+static void test_content_equals(void)
+{
+    SimContent *c = g_new(SimContent, 1);
+    TraceMix init = { { 25, 25, 25, 25 } };
+    uint8_t *a = g_malloc(SIM_PAGE_SIZE), *scratch = g_malloc(SIM_PAGE_SIZE);
+    sim_content_init(c, 5, &init);
+    for (int cls = 0; cls <= TRACE_NCLASSES; cls++)
+        for (uint64_t p = 0; p < 3; p++) {
+            uint32_t v = (uint32_t)p * 5 + 1;
+            sim_content_page(c, (unsigned)p % 2, p, v, cls, a);
+            g_assert_true(sim_content_page_equals(c, (unsigned)p % 2, p, v, cls, a, scratch));
+            for (unsigned i = 0; i < SIM_PAGE_SIZE; i++) {
+                uint8_t flip = (uint8_t)(1u << (i % 8));
+                a[i] ^= flip;
+                g_assert_false(sim_content_page_equals(c, (unsigned)p % 2, p, v, cls, a, scratch));
+                a[i] ^= flip;
+            }
+            int real = cls ? cls : sim_content_initial_class(c, (unsigned)p % 2, p);
+            if (real != TRACE_CLASS_ZERO)
+                g_assert_false(
+                    sim_content_page_equals(c, (unsigned)p % 2, p, v + 1, cls, a, scratch));
+        }
+    g_free(a);
+    g_free(scratch);
+    g_free(c);
+}
+
 static void test_content(void)
 {
     SimContent *c = g_new(SimContent, 1);
@@ -946,6 +975,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/sim/content", test_content);
+    g_test_add_func("/sim/content-equals", test_content_equals);
     g_test_add_func("/sim/dirty-sync", test_dirty_sync);
     g_test_add_func("/sim/throttle", test_throttle);
     g_test_add_func("/sim/pause", test_pause);
