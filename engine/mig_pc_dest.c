@@ -34,6 +34,10 @@ struct MigPcDest {
     bool ran;
     uint64_t missing_at_switch;
     uint64_t horizon_sent; /* last MB_HORIZON */
+    /* Pages that arrived as a different record than the model settled (under rp_lock and
+     * lock): the source did not follow the model's order, so the run's figures would not
+     * describe what crossed the link.  Reported; tests require 0. */
+    uint64_t out_of_order;
     /* rp_lock: rp, model, last_req_block, horizon_sent, claims.  The vCPU thread and a
      * postcopy recovery (the loader) both write on the return path and read the model;
      * taken before `lock` when both are needed. */
@@ -143,12 +147,19 @@ void mig_pc_dest_received(MigPcDest *d, unsigned block, uint64_t page)
 {
     if (block >= d->g->nblocks || page >= mb_guest_block_pages(d->g, block))
         return;
+    g_mutex_lock(&d->rp_lock);
     g_mutex_lock(&d->lock);
     if (mb_bit_test_and_clear(d->missing[block], page)) {
+        /* Records arrive in stream order, one page each: this is record number `k`. */
+        uint64_t k = d->missing_at_switch - d->nmissing;
+        if (d->model && k < mig_pc_model_sent(d->model) &&
+            mig_pc_model_record_page(d->model, k) != d->base[block] + page)
+            d->out_of_order++;
         d->nmissing--;
         g_cond_broadcast(&d->cond);
     }
     g_mutex_unlock(&d->lock);
+    g_mutex_unlock(&d->rp_lock);
 }
 
 void mig_pc_dest_stream_end(MigPcDest *d, bool ok)
@@ -372,10 +383,21 @@ void mig_pc_dest_resume(MigPcDest *d, Chan *rp)
     g_mutex_lock(&d->rp_lock);
     d->rp = rp;
     d->last_req_block = -1; /* a new return path: the first request names its block */
-    rp_write(d, buf, mig_rp_encode_u32(buf, MIG_RP_RESUME_ACK, 1));
     g_mutex_lock(&d->lock);
     uint64_t arrived = d->missing_at_switch - MIN(d->nmissing, d->missing_at_switch);
     g_mutex_unlock(&d->lock);
+    /* The model settled the order past the break with its background pass going on after
+     * each page sent; the source, which would start again at the first block (QEMU's
+     * ram_state_resume_prepare), goes on after the last page that arrived instead, so both
+     * keep one order.  Before RESUME_ACK: the source applies it when it resumes. */
+    if (d->model && arrived > 0 && arrived <= mig_pc_model_sent(d->model)) {
+        uint64_t gp = mig_pc_model_record_page(d->model, arrived - 1);
+        unsigned b = 0;
+        while (b + 1 < d->g->nblocks && gp >= d->base[b + 1])
+            b++;
+        rp_write(d, buf, mig_rp_encode_mb_cursor(buf, arrived - 1, b, gp - d->base[b]));
+    }
+    rp_write(d, buf, mig_rp_encode_u32(buf, MIG_RP_RESUME_ACK, 1));
     /* The source goes on from the record after the last one that arrived (it counts them
      * the same way from the received bitmaps): the order of the records from there is
      * what the model settled, so their claims go again. */
@@ -429,6 +451,9 @@ json_object *mig_pc_dest_report(MigPcDest *d)
     json_object *o = mig_pc_stats_json(d->stats);
     json_object_object_add(o, "missing-pages", json_object_new_uint64(d->missing_at_switch));
     json_object_object_add(o, "guest-ran", json_object_new_boolean(d->ran));
+    if (d->model) /* (read after the incoming side finished: no lock needed) */
+        json_object_object_add(o, "records-out-of-model-order",
+                               json_object_new_uint64(d->out_of_order));
     json_object_object_add(o, "start-ms", json_object_new_int64(d->t_start / 1000000));
     json_object_object_add(o, "end-ms", json_object_new_int64(d->t_end / 1000000));
     return o;

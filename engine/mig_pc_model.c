@@ -1,6 +1,8 @@
 /* mig_pc_model: the postcopy link model (see mig_pc_model.h). */
 #include "mig_pc_model.h"
 
+#include "mb_bitmap.h"
+
 #include <glib.h>
 #include <string.h>
 
@@ -23,7 +25,8 @@ struct MigPcModel {
     uint64_t *pages;
     int64_t *arrival;   /* per index: arrival at the destination, -1 = not sent yet */
     uint8_t *requested; /* per index */
-    uint64_t next_bg;   /* background cursor (index) */
+    uint64_t next_bg;   /* background cursor (index): the pass goes on from here, wrapping */
+    uint64_t *unsent;   /* bit per index: not placed on the link yet */
     uint64_t sent;      /* records sent */
     int64_t link_free;  /* when the link can start the next record */
     int64_t last_arrival;
@@ -49,6 +52,8 @@ MigPcModel *mig_pc_model_new(const MigPcModelConfig *cfg)
     for (uint64_t i = 0; i < cfg->n; i++)
         m->arrival[i] = -1;
     m->requested = g_new0(uint8_t, cfg->n ? cfg->n : 1);
+    m->unsent = mb_bitmap_new(cfg->n);
+    mb_bitmap_fill(m->unsent, cfg->n);
     m->rec_idx = g_new0(uint64_t, cfg->n ? cfg->n : 1);
     m->rec_start = g_new0(int64_t, cfg->n ? cfg->n : 1);
     m->rec_earliest = g_new0(int64_t, cfg->n ? cfg->n : 1);
@@ -66,6 +71,7 @@ void mig_pc_model_free(MigPcModel *m)
     g_free(m->pages);
     g_free(m->arrival);
     g_free(m->requested);
+    g_free(m->unsent);
     g_free(m->rec_idx);
     g_free(m->rec_start);
     g_free(m->rec_earliest);
@@ -102,6 +108,10 @@ static void send(MigPcModel *m, uint64_t idx, bool requested, int64_t earliest)
 {
     if (requested && m->cfg.on_request_sent)
         m->cfg.on_request_sent(m->cfg.opaque, m->sent, m->pages[idx]);
+    mb_bit_clear(m->unsent, idx);
+    /* QEMU's ram_find_and_save_block keeps the position of the page it just sent, a
+     * requested one included (get_queued_page): the background pass goes on after it. */
+    m->next_bg = idx + 1;
     m->rec_idx[m->sent] = idx;
     m->rec_start[m->sent] = m->link_free;
     m->rec_earliest[m->sent] = earliest;
@@ -132,12 +142,15 @@ static bool step(MigPcModel *m, int64_t t)
         }
         break;
     }
-    while (m->next_bg < m->cfg.n && m->arrival[m->next_bg] >= 0)
-        m->next_bg++;
-    if (m->next_bg < m->cfg.n) {
+    if (m->sent < m->cfg.n) {
+        /* The next page not sent at or after the cursor, round to the first page past the
+         * end (find_dirty_block goes on at the first block). */
+        uint64_t i = mb_bitmap_next_set(m->unsent, m->cfg.n, MIN(m->next_bg, m->cfg.n));
+        if (i >= m->cfg.n)
+            i = mb_bitmap_next_set(m->unsent, m->cfg.n, 0);
         if (m->link_free >= t)
             return false;
-        send(m, m->next_bg++, false, INT64_MIN);
+        send(m, i, false, INT64_MIN);
         return true;
     }
     if (g_queue_is_empty(&m->queue))
@@ -193,6 +206,12 @@ int64_t mig_pc_model_end(MigPcModel *m)
 {
     mig_pc_model_advance(m, INT64_MAX);
     return m->last_arrival;
+}
+
+uint64_t mig_pc_model_record_page(const MigPcModel *m, uint64_t record)
+{
+    g_assert(record < m->sent);
+    return m->pages[m->rec_idx[record]];
 }
 
 uint64_t mig_pc_model_sent(const MigPcModel *m)

@@ -8,9 +8,10 @@
  * `latency`, each page one record of `record_bytes`; a request made at t reaches the source
  * at t + latency and is sent as soon as the record on the link (and earlier requests) are
  * out (requests in the order they reach the source); it arrives a record time plus the
- * latency later.  The model never rewrites what it placed on the link, so the record order
- * it settles is what the source follows (mig_pc_dest.h).  Pure computation, no threads
- * (engine/tests/test_postcopy.c). */
+ * latency later.  As in QEMU, the background pass goes on after the last page sent, a
+ * requested one included, and wraps round past the end.  The model never rewrites what it placed on
+ * the link, so the record order it settles is what the source follows (mig_pc_dest.h).  Pure
+ * computation, no threads (engine/tests/test_postcopy.c). */
 #ifndef MIG_PC_MODEL_H
 #define MIG_PC_MODEL_H
 
@@ -52,6 +53,8 @@ int64_t mig_pc_model_end(MigPcModel *m);
  * records that had not started by then go at `bandwidth` (bytes/s, 0 = infinite), in the
  * order already settled; later records too. */
 void mig_pc_model_set_bandwidth(MigPcModel *m, uint64_t bandwidth, int64_t t);
+/* The page (global number) record `record` (< mig_pc_model_sent) carries. */
+uint64_t mig_pc_model_record_page(const MigPcModel *m, uint64_t record);
 /* Records placed on the link so far: the order of every record before this one is final
  * (a later request is always placed after it). */
 uint64_t mig_pc_model_sent(const MigPcModel *m);

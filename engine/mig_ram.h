@@ -130,6 +130,11 @@ void mig_ram_set_file(MigRam *r, MigFile *f);
  * lacks becomes dirty again (nothing else is), the scan restarts at the first block and the
  * record count becomes the records the destination received, which is returned. */
 uint64_t mig_ram_postcopy_resume(MigRam *r, uint64_t *const *received);
+/* After mig_ram_postcopy_resume: the background pass goes on after `page` of `block` (the
+ * page of the last record the destination received, when a sim destination's link model
+ * settled the order past the break: MB_CURSOR), instead of at the first block.  Ignored
+ * when out of range. */
+void mig_ram_postcopy_cursor(MigRam *r, unsigned block, uint64_t page);
 /* Page records sent since mig_ram_postcopy_start (0 before). */
 uint64_t mig_ram_postcopy_records(MigRam *r);
 /* The live number of dirty pages (-> remaining). */

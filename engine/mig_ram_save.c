@@ -603,6 +603,12 @@ static void serve_requests(MigRam *r)
            r->ops->next_request(r->opaque, r->pc_records, &b, &page)) {
         if (b < r->nblocks && page < r->npages[b] && clear_dirty(r, b, page)) {
             r->target_page_count += (uint64_t)save_target_page(r, b, page, false);
+            /* QEMU 4.0+ (get_queued_page sets the search position, which
+             * ram_find_and_save_block keeps): the background pass goes on after the
+             * requested page, so a guest touching pages in order finds the stream just
+             * ahead of it instead of faulting on every page. */
+            r->last_seen_block = b;
+            r->last_page = page;
             r->ops->rate_limit(r->opaque);
         }
     }
@@ -640,6 +646,14 @@ void mig_ram_set_file(MigRam *r, MigFile *f)
 {
     r->f = f;
     r->last_sent_block = -1; /* a new stream: the first record names its block */
+}
+
+void mig_ram_postcopy_cursor(MigRam *r, unsigned block, uint64_t page)
+{
+    if (block < r->nblocks && page < r->npages[block]) {
+        r->last_seen_block = block;
+        r->last_page = page;
+    }
 }
 
 uint64_t mig_ram_postcopy_resume(MigRam *r, uint64_t *const *received)

@@ -18,13 +18,16 @@ static const int rp_lens[MIG_RP_MAX] = {
 
 bool mig_rp_check_header(uint16_t type, uint16_t len, GError **err)
 {
-    if (type == MIG_RP_MB_SEND || type == MIG_RP_MB_HORIZON) {
-        int want = type == MIG_RP_MB_SEND ? 20 : 8;
+    if (type == MIG_RP_MB_SEND || type == MIG_RP_MB_HORIZON || type == MIG_RP_MB_CURSOR) {
+        int want = type == MIG_RP_MB_HORIZON ? 8 : 20;
+        const char *name = type == MIG_RP_MB_SEND     ? "MB_SEND"
+                           : type == MIG_RP_MB_CURSOR ? "MB_CURSOR"
+                                                      : "MB_HORIZON";
         if (len != want) {
             mb_error_set(err,
                          "RP: Received '%s' message (0x%04x) with incorrect length %d "
                          "expecting %d",
-                         type == MIG_RP_MB_SEND ? "MB_SEND" : "MB_HORIZON", type, len, want);
+                         name, type, len, want);
             return false;
         }
         return true;
@@ -55,6 +58,7 @@ bool mig_rp_decode(uint16_t type, const uint8_t *p, size_t len, MigRpMsg *m, GEr
         return false;
     switch (type) {
     case MIG_RP_MB_SEND:
+    case MIG_RP_MB_CURSOR:
         m->record = mb_ld_be64(p);
         m->block = mb_ld_be32(p + 8);
         m->page = mb_ld_be64(p + 12);
@@ -127,14 +131,25 @@ size_t mig_rp_encode_u32(uint8_t *buf, uint16_t type, uint32_t value)
     return 8;
 }
 
-size_t mig_rp_encode_mb_send(uint8_t *buf, uint64_t record, uint32_t block, uint64_t page)
+static size_t encode_record_page(uint8_t *buf, uint16_t type, uint64_t record, uint32_t block,
+                                 uint64_t page)
 {
-    mb_st_be16(buf, MIG_RP_MB_SEND);
+    mb_st_be16(buf, type);
     mb_st_be16(buf + 2, 20);
     mb_st_be64(buf + 4, record);
     mb_st_be32(buf + 12, block);
     mb_st_be64(buf + 16, page);
     return 24;
+}
+
+size_t mig_rp_encode_mb_send(uint8_t *buf, uint64_t record, uint32_t block, uint64_t page)
+{
+    return encode_record_page(buf, MIG_RP_MB_SEND, record, block, page);
+}
+
+size_t mig_rp_encode_mb_cursor(uint8_t *buf, uint64_t record, uint32_t block, uint64_t page)
+{
+    return encode_record_page(buf, MIG_RP_MB_CURSOR, record, block, page);
 }
 
 size_t mig_rp_encode_mb_horizon(uint8_t *buf, uint64_t records)

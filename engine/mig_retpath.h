@@ -22,9 +22,9 @@ typedef struct {
     uint64_t start;  /* REQ_PAGES(_ID): byte offset in the block */
     uint32_t len;    /* REQ_PAGES(_ID): bytes asked for */
     bool has_name;   /* REQ_PAGES_ID, RECV_BITMAP */
-    uint64_t record; /* MB_SEND, MB_HORIZON */
-    uint32_t block;  /* MB_SEND */
-    uint64_t page;   /* MB_SEND */
+    uint64_t record; /* MB_SEND, MB_HORIZON, MB_CURSOR */
+    uint32_t block;  /* MB_SEND, MB_CURSOR */
+    uint64_t page;   /* MB_SEND, MB_CURSOR */
     char name[MIG_RP_NAME_MAX + 1];
 } MigRpMsg;
 
@@ -47,6 +47,8 @@ size_t mig_rp_encode_u32(uint8_t *buf, uint16_t type, uint32_t value);
 /* MB_SEND (24 bytes) and MB_HORIZON (12 bytes). */
 size_t mig_rp_encode_mb_send(uint8_t *buf, uint64_t record, uint32_t block, uint64_t page);
 size_t mig_rp_encode_mb_horizon(uint8_t *buf, uint64_t records);
+/* MB_CURSOR (24 bytes): the last record received carried (block, page). */
+size_t mig_rp_encode_mb_cursor(uint8_t *buf, uint64_t record, uint32_t block, uint64_t page);
 
 /* ---- the received bitmap that follows a RECV_BITMAP message (postcopy recovery) ----
  * After RECV_BITMAP names a block, the destination writes that block's received bitmap raw

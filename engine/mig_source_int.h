@@ -58,6 +58,9 @@ typedef struct MigSource {
     uint64_t **rb_received; /* per block: the destination's received bitmap */
     bool *rb_have;          /* per block: it arrived */
     unsigned rb_got;
+    bool rb_cursor;           /* MB_CURSOR arrived: the pass goes on after ... */
+    unsigned rb_cursor_block; /* ... this page */
+    uint64_t rb_cursor_page;
 } MigSource;
 
 #endif

@@ -168,6 +168,18 @@ static gpointer rp_thread_fn(gpointer opaque)
             }
             mig_pc_queue_claim(s->pcq, m.record, m.block, m.page);
         }
+        if (type == MIG_RP_MB_CURSOR) {
+            if (m.block >= s->e->guest->nblocks ||
+                m.page >= mb_guest_block_pages(s->e->guest, m.block)) {
+                err = g_error_new(MB_ERROR, MB_ERR_GENERIC, "RP: MB_CURSOR out of range");
+                break;
+            }
+            g_mutex_lock(&s->rb_lock);
+            s->rb_cursor = true;
+            s->rb_cursor_block = m.block;
+            s->rb_cursor_page = m.page;
+            g_mutex_unlock(&s->rb_lock);
+        }
         if (type == MIG_RP_MB_HORIZON && s->pcq)
             mig_pc_queue_horizon(s->pcq, m.record);
         if (type == MIG_RP_RECV_BITMAP && !rp_recv_bitmap(s, &m, &err))
@@ -264,6 +276,7 @@ static bool do_resume(MigSource *s)
     s->rp_last_block = -1;
     g_mutex_lock(&s->rb_lock);
     s->rb_got = 0;
+    s->rb_cursor = false;
     for (unsigned b = 0; b < g->nblocks; b++)
         s->rb_have[b] = false;
     g_mutex_unlock(&s->rb_lock);
@@ -284,7 +297,15 @@ static bool do_resume(MigSource *s)
                records, mig_ram_dirty_pages(s->ram));
     mig_save_command(s->f, MIG_CMD_POSTCOPY_RESUME, 0, NULL);
     mig_file_flush(s->f);
-    return handshake_wait(s, resumed);
+    if (!handshake_wait(s, resumed))
+        return false;
+    /* A sim destination's model settled the order past the break: its background pass
+     * goes on after the last page that arrived (MB_CURSOR, sent before RESUME_ACK). */
+    g_mutex_lock(&s->rb_lock);
+    if (s->rb_cursor)
+        mig_ram_postcopy_cursor(s->ram, s->rb_cursor_block, s->rb_cursor_page);
+    g_mutex_unlock(&s->rb_lock);
+    return true;
 }
 
 /* migrate resume=true arrived: connect, postcopy-recover, the handshake.  True when the

@@ -54,9 +54,13 @@ enum {
  * page records that a sim destination's link model settled, so that the source sends
  * exactly that order and every figure stays deterministic.
  *   MB_SEND    be64 record, be32 block, be64 page: record number `record` is that page.
- *   MB_HORIZON be64 records: the order of every record below that number is settled. */
+ *   MB_HORIZON be64 records: the order of every record below that number is settled.
+ *   MB_CURSOR  be64 record, be32 block, be64 page: after a postcopy recovery, the last
+ *              record the destination received carried that page; the background pass
+ *              goes on after it (sent before RESUME_ACK). */
 #define MIG_RP_MB_SEND    0x4d53
 #define MIG_RP_MB_HORIZON 0x4d48
+#define MIG_RP_MB_CURSOR  0x4d43
 
 /* RAM record flags, in the low bits of the be64 offset. */
 #define RAM_SAVE_FLAG_FULL          0x01

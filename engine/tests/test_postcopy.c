@@ -51,6 +51,15 @@ static void test_codec_roundtrip(void)
     n = mig_rp_encode_mb_horizon(buf, UINT64_MAX);
     decode_whole(buf, n, &m, NULL, &ok);
     g_assert_true(ok && m.type == MIG_RP_MB_HORIZON && m.record == UINT64_MAX);
+    n = mig_rp_encode_mb_cursor(buf, 41, 1, 7);
+    g_assert_cmpuint(n, ==, 24);
+    decode_whole(buf, n, &m, NULL, &ok);
+    g_assert_true(ok && m.type == MIG_RP_MB_CURSOR && m.record == 41 && m.block == 1 &&
+                  m.page == 7);
+    GError *err = NULL;
+    g_assert_false(mig_rp_check_header(MIG_RP_MB_CURSOR, 8, &err));
+    g_assert_nonnull(strstr(err->message, "'MB_CURSOR'"));
+    g_clear_error(&err);
 
     /* the recovery handshake: RECV_BITMAP naming a block, RESUME_ACK(1) */
     n = mig_rp_encode_recv_bitmap(buf, "pc.ram");
@@ -266,6 +275,22 @@ static void test_model(void)
     g_assert_cmpuint(sent.record[0], ==, 5); /* the order did not change */
     /* the rest: 4 more records of 0.5 ms after 5.5 ms, the last arrives at 12.5 ms */
     g_assert_cmpint(mig_pc_model_end(m), ==, t0 + 12500000);
+    mig_pc_model_free(m);
+
+    /* QEMU's order: after a requested page the background pass goes on after it and wraps
+     * round to the pages it skipped.  Page 17 requested at t0 is record 5 (records 0-4,
+     * pages 10-14, started before the request reached the source); then 18, 19, and round
+     * to 15, 16. */
+    sent.n = 0;
+    m = mig_pc_model_new(&cfg);
+    g_assert_cmpint(mig_pc_model_touch(m, 17, t0, &req), ==, t0 + 11 * ms);
+    g_assert_true(req);
+    g_assert_cmpint(mig_pc_model_end(m), ==, t0 + 15 * ms);
+    const uint64_t order[] = { 10, 11, 12, 13, 14, 17, 18, 19, 15, 16 };
+    for (uint64_t r = 0; r < 10; r++)
+        g_assert_cmpuint(mig_pc_model_record_page(m, r), ==, order[r]);
+    /* page 15 now arrives last but one: record 8 ends at 9 ms, + 5 ms */
+    g_assert_cmpint(mig_pc_model_touch(m, 15, t0, &req), ==, t0 + 14 * ms);
     mig_pc_model_free(m);
 
     /* an infinite link delivers everything at once */
