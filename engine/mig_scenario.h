@@ -14,7 +14,8 @@
  *                              "arguments": {"state": "pre-switchover"}}]}
  * Supported commands: migrate-set-parameters, migrate_set_speed, migrate_set_downtime,
  * migrate-set-cache-size, migrate-start-postcopy, migrate_cancel, migrate-pause,
- * migrate-continue, stop, cont (migrate-recover is carried out by migbench run, never here).  Arguments are validated against the served schema when the file is loaded. */
+ * migrate-continue, stop, cont (migrate-recover is carried out by migbench run, never here).
+ * Arguments are validated against the served schema when the file is loaded. */
 #ifndef MIG_SCENARIO_H
 #define MIG_SCENARIO_H
 
