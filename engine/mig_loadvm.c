@@ -430,9 +430,11 @@ static bool load_command(MigLoad *ld, GError **err)
     if (mig_file_error(ld->f))
         return stream_error(ld, err);
     if (cmd == MIG_CMD_MB_POSTCOPY_RATE) {
-        if (len != 8 || !mig_get_buffer(ld->f, buf, len) || !ld->pc)
+        /* be64 rate, then (16-byte form) be64 guest time it applies from. */
+        if ((len != 8 && len != 16) || !mig_get_buffer(ld->f, buf, len) || !ld->pc)
             return failf(ld, err, "MB_POSTCOPY_RATE received with bad length or before ADVISE");
-        mig_pc_dest_set_rate(ld->pc, mb_ld_be64(buf));
+        uint64_t at = len == 16 ? mb_ld_be64(buf + 8) : UINT64_MAX;
+        mig_pc_dest_set_rate(ld->pc, mb_ld_be64(buf), at > INT64_MAX ? -1 : (int64_t)at);
         return true;
     }
     if (cmd == 0 || cmd >= MIG_CMD_MAX)

@@ -132,14 +132,15 @@ static uint64_t link_rate(MigPcDest *d)
     return d->g->virtual_time ? bw : 0;
 }
 
-void mig_pc_dest_set_rate(MigPcDest *d, uint64_t rate)
+void mig_pc_dest_set_rate(MigPcDest *d, uint64_t rate, int64_t at)
 {
     g_mutex_lock(&d->rp_lock);
     d->rate = rate;
-    /* A change while the guest runs here (max-postcopy-bandwidth set during postcopy, or
-     * the rate a recovery resumes with) re-times what has not started yet. */
+    /* A change while the guest runs here (max-postcopy-bandwidth set during postcopy)
+     * applies at the source's time it carries, not at wherever this guest's clock happens
+     * to be when the loader reads it (that depends on thread scheduling). */
     if (d->model)
-        mig_pc_model_set_bandwidth(d->model, link_rate(d), mb_guest_now(d->g));
+        mig_pc_model_set_bandwidth(d->model, link_rate(d), at >= 0 ? at : mb_guest_now(d->g));
     g_mutex_unlock(&d->rp_lock);
 }
 

@@ -39,8 +39,11 @@ MigPcDestState mig_pc_dest_state(MigPcDest *d);
 void mig_pc_dest_set_state(MigPcDest *d, MigPcDestState s);
 /* Marks `npages` pages of `block` from `page` on as missing; false when out of range. */
 bool mig_pc_dest_discard(MigPcDest *d, unsigned block, uint64_t page, uint64_t npages);
-/* The source's postcopy send rate (bytes/s, 0 = the link's). */
-void mig_pc_dest_set_rate(MigPcDest *d, uint64_t rate);
+/* The source's postcopy send rate (bytes/s, 0 = the link's), in force from guest time `at`
+ * (ns, the source's clock when it changed; the link model starts the records from there at
+ * that rate, whether this destination's guest is already past it or not there yet).
+ * `at` < 0: from the destination's current guest time (a command without a time). */
+void mig_pc_dest_set_rate(MigPcDest *d, uint64_t rate, int64_t at);
 /* The loader stored a page: a vCPU waiting for it goes on. */
 void mig_pc_dest_received(MigPcDest *d, unsigned block, uint64_t page);
 /* RUN: starts the vCPU thread (when the guest runs) writing requests to `rp` (borrowed; it

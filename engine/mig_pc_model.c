@@ -37,7 +37,16 @@ struct MigPcModel {
      * bandwidth can re-time the records that had not started (mig_pc_model_set_bandwidth). */
     uint64_t *rec_idx;
     int64_t *rec_start, *rec_earliest;
+    /* RateChange: every max-postcopy-bandwidth change, by the time it applies (the
+     * source's clock when it made it); a record goes at the rate in force when it starts,
+     * so the order in which changes reach the model does not matter. */
+    GArray *changes;
 };
+
+typedef struct {
+    int64_t at;
+    uint64_t bandwidth;
+} RateChange;
 
 MigPcModel *mig_pc_model_new(const MigPcModelConfig *cfg)
 {
@@ -57,6 +66,7 @@ MigPcModel *mig_pc_model_new(const MigPcModelConfig *cfg)
     m->rec_idx = g_new0(uint64_t, cfg->n ? cfg->n : 1);
     m->rec_start = g_new0(int64_t, cfg->n ? cfg->n : 1);
     m->rec_earliest = g_new0(int64_t, cfg->n ? cfg->n : 1);
+    m->changes = g_array_new(FALSE, FALSE, sizeof(RateChange));
     m->link_free = cfg->start_ns;
     m->last_arrival = cfg->start_ns;
     g_queue_init(&m->queue);
@@ -75,6 +85,7 @@ void mig_pc_model_free(MigPcModel *m)
     g_free(m->rec_idx);
     g_free(m->rec_start);
     g_free(m->rec_earliest);
+    g_array_free(m->changes, TRUE);
     g_free(m);
 }
 
@@ -97,11 +108,26 @@ bool mig_pc_model_missing(const MigPcModel *m, uint64_t page)
     return find(m, page) >= 0;
 }
 
-static int64_t record_ns(const MigPcModel *m)
+/* The link's rate at t: the last change that applies by t, else the initial one. */
+static uint64_t bandwidth_at(const MigPcModel *m, int64_t t)
 {
-    if (!m->cfg.bandwidth)
+    uint64_t bw = m->cfg.bandwidth;
+    for (guint i = 0; i < m->changes->len; i++) {
+        const RateChange *c = &g_array_index(m->changes, RateChange, i);
+        if (c->at > t)
+            break;
+        bw = c->bandwidth;
+    }
+    return bw;
+}
+
+/* Link time of a record that starts at `start`. */
+static int64_t record_ns(const MigPcModel *m, int64_t start)
+{
+    uint64_t bw = bandwidth_at(m, start);
+    if (!bw)
         return 0;
-    return (int64_t)(((unsigned __int128)m->cfg.record_bytes * 1000000000u) / m->cfg.bandwidth);
+    return (int64_t)(((unsigned __int128)m->cfg.record_bytes * 1000000000u) / bw);
 }
 
 static void send(MigPcModel *m, uint64_t idx, bool requested, int64_t earliest)
@@ -115,7 +141,7 @@ static void send(MigPcModel *m, uint64_t idx, bool requested, int64_t earliest)
     m->rec_idx[m->sent] = idx;
     m->rec_start[m->sent] = m->link_free;
     m->rec_earliest[m->sent] = earliest;
-    m->link_free += record_ns(m);
+    m->link_free += record_ns(m, m->link_free);
     m->arrival[idx] = m->link_free + m->cfg.latency_ns;
     if (m->arrival[idx] > m->last_arrival)
         m->last_arrival = m->arrival[idx];
@@ -233,10 +259,16 @@ bool mig_pc_model_requested(const MigPcModel *m, uint64_t page)
 void mig_pc_model_set_bandwidth(MigPcModel *m, uint64_t bandwidth, int64_t t)
 {
     uint64_t r = m->sent;
+    guint pos = m->changes->len;
 
-    m->cfg.bandwidth = bandwidth;
-    /* The first record that had not started by t, and every one after it, go at the new
-     * rate, in the same order. */
+    /* Kept in time order (a later change at the same time wins); one the link has not
+     * reached yet waits there for the records that start after it. */
+    while (pos > 0 && g_array_index(m->changes, RateChange, pos - 1).at > t)
+        pos--;
+    RateChange c = { .at = t, .bandwidth = bandwidth };
+    g_array_insert_val(m->changes, pos, c);
+    /* The first record that had not started by t, and every one after it, are re-timed
+     * with the rates in force when each starts, in the same order. */
     while (r > 0 && m->rec_start[r - 1] >= t)
         r--;
     if (r == m->sent)
@@ -246,7 +278,7 @@ void mig_pc_model_set_bandwidth(MigPcModel *m, uint64_t bandwidth, int64_t t)
         if (m->rec_earliest[i] > link)
             link = m->rec_earliest[i];
         m->rec_start[i] = link;
-        link += record_ns(m);
+        link += record_ns(m, link);
         m->arrival[m->rec_idx[i]] = link + m->cfg.latency_ns;
     }
     m->link_free = link;

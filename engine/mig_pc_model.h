@@ -49,9 +49,12 @@ void mig_pc_model_advance(MigPcModel *m, int64_t t);
 bool mig_pc_model_done_by(MigPcModel *m, int64_t t);
 /* Arrival time of the last page (the link runs to the end); start_ns when nothing is missing. */
 int64_t mig_pc_model_end(MigPcModel *m);
-/* The source's postcopy rate changed (max-postcopy-bandwidth) at virtual time t: the
- * records that had not started by then go at `bandwidth` (bytes/s, 0 = infinite), in the
- * order already settled; later records too. */
+/* The source's postcopy rate changed (max-postcopy-bandwidth) at virtual time t: every
+ * record that starts at or after t goes at `bandwidth` (bytes/s, 0 = infinite) until a
+ * later change.  t may be behind the link (records placed already are re-timed, in the
+ * order already settled) or ahead of it (the change waits there for the first record that
+ * starts after it).  A function of (bandwidth, t) and what the model placed, not of when
+ * the call comes. */
 void mig_pc_model_set_bandwidth(MigPcModel *m, uint64_t bandwidth, int64_t t);
 /* The page (global number) record `record` (< mig_pc_model_sent) carries. */
 uint64_t mig_pc_model_record_page(const MigPcModel *m, uint64_t record);

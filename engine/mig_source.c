@@ -79,6 +79,7 @@ static void rate_limit(MigSource *s)
 
     update_counters(s, now);
     mig_scenario_on_time(e, now - mig_out_start_time(e));
+    mig_src_pc_rate_note(s);
     uint64_t resize = mig_out_take_xbzrle_resize(e);
     if (resize)
         mig_ram_xbzrle_resize(s->ram, resize, NULL);

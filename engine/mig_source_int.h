@@ -39,12 +39,15 @@ typedef struct MigSource {
     int64_t downtime_start;
     int64_t pace_v0, pace_w0;
     bool vm_was_running;
-    uint64_t pass;       /* the pass being announced (announce_pass) */
-    int throttle_pct;    /* the throttle last applied (timeline) */
-    MigPcQueue *pcq;     /* postcopy page requests (postcopy-ram on) */
-    int64_t pc_downtime; /* ms, postcopy: from the stop to the package sent; -1 = precopy */
-    int rp_last_block;   /* block of the previous REQ_PAGES (return-path thread) */
-    uint64_t pc_rate;    /* the postcopy rate the destination was last told (bytes/s) */
+    uint64_t pass;         /* the pass being announced (announce_pass) */
+    int throttle_pct;      /* the throttle last applied (timeline) */
+    MigPcQueue *pcq;       /* postcopy page requests (postcopy-ram on) */
+    int64_t pc_downtime;   /* ms, postcopy: from the stop to the package sent; -1 = precopy */
+    int rp_last_block;     /* block of the previous REQ_PAGES (return-path thread) */
+    uint64_t pc_rate;      /* the postcopy rate the destination was last told (bytes/s) */
+    bool pc_rate_live;     /* postcopy started: changes of the rate are noted (pc_rate_note) */
+    uint64_t pc_rate_seen; /* the rate this thread last saw, and its clock then (ns) */
+    int64_t pc_rate_at;
     uint64_t pc_records; /* postcopy records in all: one per page missing at the switch */
     /* the discard list being built (postcopy_start) */
     int discard_block;

@@ -417,7 +417,7 @@ void mig_src_postcopy_start(MigSource *s)
 {
     MigEngine *e = s->e;
     MigStatus cur = MIG_ACTIVE;
-    uint8_t be[8];
+    uint8_t be[16];
 
     if (!mig_cap(e, MIG_CAP_PAUSE_BEFORE_SWITCHOVER) &&
         mig_out_set_state(e, MIG_ACTIVE, MIG_POSTCOPY_ACTIVE))
@@ -450,8 +450,11 @@ void mig_src_postcopy_start(MigSource *s)
     uint64_t bw = mig_params_num(&e->params, MP_MAX_POSTCOPY_BANDWIDTH);
     mig_file_set_rate_limit(s->f, bw / XFER_LIMIT_RATIO);
     mb_st_be64(be, bw);
-    mig_save_command(s->f, MIG_CMD_MB_POSTCOPY_RATE, 8, be);
-    s->pc_rate = bw;
+    mb_st_be64(be + 8, (uint64_t)MAX(mb_guest_now(e->guest), 0));
+    mig_save_command(s->f, MIG_CMD_MB_POSTCOPY_RATE, 16, be);
+    s->pc_rate = s->pc_rate_seen = bw;
+    s->pc_rate_at = mb_guest_now(e->guest);
+    s->pc_rate_live = true;
     mig_save_package(e, s->f, saved_rs);
     g_free(saved_rs);
     if (e->guest->virtual_time && e->cfg.link_latency_ns)
@@ -467,18 +470,35 @@ void mig_src_postcopy_start(MigSource *s)
     }
 }
 
+void mig_src_pc_rate_note(MigSource *s)
+{
+    if (!s->pc_rate_live)
+        return;
+    uint64_t bw = mig_params_num(&s->e->params, MP_MAX_POSTCOPY_BANDWIDTH);
+    if (bw != s->pc_rate_seen) {
+        s->pc_rate_seen = bw;
+        s->pc_rate_at = mb_guest_now(s->e->guest);
+    }
+}
+
 /* max-postcopy-bandwidth changed during postcopy: the destination's link model learns the
- * new rate (between sections; the stream's own limit changed with the parameter). */
+ * new rate (between sections; the stream's own limit changed with the parameter) and the
+ * guest time it applies from: this thread's clock when it first saw it, between two pages
+ * (mig_src_pc_rate_note).  A scenario action changes it at an exact point of that clock
+ * (rate_limit runs the scenario there), and the destination's guest clock continues this
+ * one from the switch on, so the model re-times from the same time in every run.  Changes
+ * within one section reach the destination as the last one. */
 void mig_src_pc_rate_sync(MigSource *s)
 {
-    uint64_t bw = mig_params_num(&s->e->params, MP_MAX_POSTCOPY_BANDWIDTH);
-    uint8_t be[8];
+    uint8_t be[16];
 
-    if (bw == s->pc_rate)
+    mig_src_pc_rate_note(s);
+    if (s->pc_rate_seen == s->pc_rate)
         return;
-    s->pc_rate = bw;
-    mb_st_be64(be, bw);
-    mig_save_command(s->f, MIG_CMD_MB_POSTCOPY_RATE, 8, be);
+    s->pc_rate = s->pc_rate_seen;
+    mb_st_be64(be, s->pc_rate);
+    mb_st_be64(be + 8, (uint64_t)MAX(s->pc_rate_at, 0));
+    mig_save_command(s->f, MIG_CMD_MB_POSTCOPY_RATE, 16, be);
 }
 
 void mig_src_rp_start(MigSource *s)

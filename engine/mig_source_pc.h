@@ -15,6 +15,9 @@ void mig_src_rp_close(MigSource *s);
 void mig_src_postcopy_start(MigSource *s);
 /* Tells the destination a changed max-postcopy-bandwidth (between sections). */
 void mig_src_pc_rate_sync(MigSource *s);
+/* Between two pages in postcopy (the migration thread): notes the guest time at which this
+ * thread first sees a new max-postcopy-bandwidth, the time mig_src_pc_rate_sync sends. */
+void mig_src_pc_rate_note(MigSource *s);
 /* A broken stream in postcopy: pauses, and recovers when asked.  True when recovered
  * (postcopy-active again); false when cancelled or the vm closes. */
 bool mig_src_postcopy_pause(MigSource *s);

@@ -216,6 +216,37 @@ def test_run_recovers_after_a_break_during_recovery(vms, target):
     assert a["destination"]["postcopy"]["records-out-of-model-order"] == 0
 
 
+RATE_IN_POSTCOPY = {"at": {"time": "20620ms"}, "execute": "migrate-set-parameters",
+                    "arguments": {"max-postcopy-bandwidth": 100000000}}
+
+
+@pytest.mark.migbench_only("scenarios drive the simulated guest")
+@pytest.mark.parametrize("recover", [False, True], ids=["rate", "rate-break-recover"])
+def test_run_postcopy_rate_change_the_same_every_time(vms, target, recover):
+    """max-postcopy-bandwidth changed mid-postcopy by a scenario action (and, in the
+    variant, a break and a recovery after it): the destination's link model applies the
+    change at the source's guest time carried in MB_POSTCOPY_RATE, wherever its own clock
+    is when it reads the command, so the results are byte-identical twice."""
+    actions = [RATE_IN_POSTCOPY]
+    if recover:
+        actions += [{"at": {"time": "20700ms"}, "execute": "migrate-pause"}, RECOVER]
+    path = scenario(vms, "rate.json", actions)
+    a, _ = run(target, "--scenario", path)
+    b, _ = run(target, "--scenario", path)
+    assert a == b
+    assert "scenario-errors" not in a
+    assert a["status"] == "completed" and a["destination"]["verified"] is True
+    plain, _ = run(target)
+    pc = plain["destination"]["postcopy"]
+    # the change landed inside postcopy and slowed the rest of it down (100 MB/s against
+    # the 10 Gbit/s link)
+    assert pc["start-ms"] < 20620 < pc["end-ms"]
+    assert a["destination"]["postcopy"]["end-ms"] > pc["end-ms"] + 500
+    if recover:
+        assert 20700 < a["destination"]["postcopy"]["end-ms"]
+        assert a["transferred"] > plain["transferred"]
+
+
 @pytest.mark.migbench_only("scenarios are migbench's")
 def test_migrate_recover_is_the_run_drivers(vms, target):
     """The source cannot run a destination command: `migbench vm` refuses the action,

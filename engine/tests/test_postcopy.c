@@ -293,6 +293,30 @@ static void test_model(void)
     g_assert_cmpint(mig_pc_model_touch(m, 15, t0, &req), ==, t0 + 14 * ms);
     mig_pc_model_free(m);
 
+    /* A change ahead of the link waits there: at 3 ms (no record placed yet), the records
+     * that start from 3 ms on go at 0.5 ms each; the same change made once the link is
+     * past 3 ms re-times the same records, so both give the same arrivals (the
+     * destination applies the source's time whenever the command is read). */
+    sent.n = 0;
+    m = mig_pc_model_new(&cfg);
+    mig_pc_model_set_bandwidth(m, 8192000, t0 + 3 * ms);
+    /* records 0-2 (1 ms each) end at 3 ms; 7 more of 0.5 ms: the last arrives 6.5 + 5 */
+    g_assert_cmpint(mig_pc_model_end(m), ==, t0 + 11500000);
+    g_assert_cmpint(mig_pc_model_touch(m, 13, t0 + 20 * ms, &req), ==, t0 + 20 * ms);
+    mig_pc_model_free(m);
+    m = mig_pc_model_new(&cfg);
+    mig_pc_model_advance(m, t0 + 8 * ms);
+    mig_pc_model_set_bandwidth(m, 8192000, t0 + 3 * ms);
+    g_assert_cmpint(mig_pc_model_end(m), ==, t0 + 11500000);
+    mig_pc_model_free(m);
+    /* two changes, the later one read first: each applies from its own time */
+    m = mig_pc_model_new(&cfg);
+    mig_pc_model_set_bandwidth(m, 4096000, t0 + 5 * ms);
+    mig_pc_model_set_bandwidth(m, 8192000, t0 + 3 * ms);
+    /* 0-2 end at 3 ms, 3-6 at 0.5 ms end at 5 ms, 7-9 at 1 ms end at 8 ms, +5 */
+    g_assert_cmpint(mig_pc_model_end(m), ==, t0 + 13 * ms);
+    mig_pc_model_free(m);
+
     /* an infinite link delivers everything at once */
     cfg.bandwidth = 0;
     cfg.latency_ns = 0;
