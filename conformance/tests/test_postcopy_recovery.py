@@ -88,15 +88,13 @@ def test_recovery_after_xbzrle_precopy(vms):
     finish_pair(src, dst)
 
 
-@pytest.mark.migbench_only("a scenario breaks the recovery's new channel (QMP's migrate-pause "
-                           "is refused in postcopy-recover)")
-def test_second_break_during_recovery(vms, target):
-    """The new channel breaks while recovering: both sides are paused again, and a later
-    recovery still completes with every page verified."""
-    path = vms.path("break-again.json")
+def paused_with_scenario(vms, in_recover):
+    """A paced sim postcopy whose source runs `in_recover` (a scenario action) when it
+    enters postcopy-recover, switched to postcopy and paused on both sides."""
+    path = vms.path("in-recover.json")
     with open(path, "w") as f:
-        json.dump({"actions": [{"at": {"status": "postcopy-recover"},
-                                "execute": "migrate-pause"}]}, f)
+        json.dump({"actions": [{"at": {"status": "postcopy-recover"}, "execute": in_recover}]},
+                  f)
     src, dst, uri = prepare_pair(
         vms, caps={"postcopy_ram": True},
         params={"downtime-limit": 1, "max-bandwidth": 100 << 20,
@@ -107,6 +105,15 @@ def test_second_break_during_recovery(vms, target):
     src.qmp.wait_event("MIGRATION_PASS", match={"pass": 2}, timeout=60, keep=True)
     switch_to_postcopy(src, dst)
     pause_both(src, dst)
+    return src, dst
+
+
+@pytest.mark.migbench_only("a scenario breaks the recovery's new channel (QMP's migrate-pause "
+                           "is refused in postcopy-recover)")
+def test_second_break_during_recovery(vms, target):
+    """The new channel breaks while recovering: both sides are paused again, and a later
+    recovery still completes with every page verified."""
+    src, dst = paused_with_scenario(vms, "migrate-pause")
     recover(vms, src, dst, "recover1.sock")
     # the scenario broke the new channel: paused again on both sides
     src.qmp.wait_event("MIGRATION", match={"status": "postcopy-recover"}, timeout=60, keep=True)
@@ -131,20 +138,7 @@ def test_second_break_during_recovery(vms, target):
 def test_cancel_in_postcopy_recover(vms, target):
     """postcopy-recover -> cancelling; like a cancel in postcopy-paused, the thread then
     waits for a recovery that cannot come (QEMU 5.0's), so the test ends the vms."""
-    path = vms.path("cancel.json")
-    with open(path, "w") as f:
-        json.dump({"actions": [{"at": {"status": "postcopy-recover"},
-                                "execute": "migrate_cancel"}]}, f)
-    src, dst, uri = prepare_pair(
-        vms, caps={"postcopy_ram": True},
-        params={"downtime-limit": 1, "max-bandwidth": 100 << 20,
-                "max-postcopy-bandwidth": SIM_SLOW_POSTCOPY},
-        src_kw={"guest": PACED_NEVER_CONVERGES, "extra": ["--pace", "1", "--scenario", path]},
-        dst_kw={"guest": PACED_NEVER_CONVERGES})
-    expect_ok(src.qmp.cmd("migrate", {"uri": uri}))
-    src.qmp.wait_event("MIGRATION_PASS", match={"pass": 2}, timeout=60, keep=True)
-    switch_to_postcopy(src, dst)
-    pause_both(src, dst)
+    src, dst = paused_with_scenario(vms, "migrate_cancel")
     recover(vms, src, dst, "recover.sock")
     assert wait_status(src.qmp, ("cancelling", "cancelled", "failed")) in (
         "cancelling", "cancelled")
