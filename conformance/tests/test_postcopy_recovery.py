@@ -172,7 +172,6 @@ PAUSE_IN_POSTCOPY = {"at": {"time": "20650ms"}, "execute": "migrate-pause"}
 RECOVER = {"at": {"status": "postcopy-paused"}, "execute": "migrate-recover"}
 
 
-@pytest.mark.migbench_only("scenarios drive the simulated guest")
 # Over tcp the break is not yet exact on a loaded machine: the source's migrate-pause shuts
 # the socket down both ways, and Linux answers data that then arrives (the destination's
 # next page request on the return path) with a reset (TCPAbortOnData), which can discard
@@ -183,6 +182,7 @@ TCP_BREAK = pytest.mark.xfail(strict=False, reason="a tcp break can reset unread
                               "(Linux TCPAbortOnData): open work, docs/sim.md")
 
 
+@pytest.mark.migbench_only("scenarios drive the simulated guest")
 @pytest.mark.parametrize("transport", ["unix", pytest.param("tcp", marks=TCP_BREAK)])
 def test_run_breaks_and_recovers_the_same_every_time(vms, target, transport):
     """A break in postcopy and its recovery at exact points of guest time: completed,
