@@ -35,4 +35,21 @@ static inline void bench_machine(const char *what)
            what, model, sysconf(_SC_NPROCESSORS_ONLN));
 }
 
+/* The arguments every throughput bench takes: MIGBENCH [SIZE] (default `def`).  Sets
+ * *size and *bytes; false after printing the usage or the bad size (exit status 2). */
+static inline bool bench_size_args(int argc, char **argv, const char *name, const char *def,
+                                   const char **size, uint64_t *bytes)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s MIGBENCH [SIZE]\n", name);
+        return false;
+    }
+    *size = argc > 2 ? argv[2] : def;
+    if (!mb_parse_size(*size, bytes, NULL)) {
+        fprintf(stderr, "%s: bad size '%s'\n", name, *size);
+        return false;
+    }
+    return true;
+}
+
 #endif

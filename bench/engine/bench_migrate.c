@@ -297,13 +297,9 @@ static double migrate_median(const char *migbench, const char *size, const char 
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: bench_migrate MIGBENCH [SIZE]\n");
-        return 2;
-    }
-    const char *size = argc > 2 ? argv[2] : "1G";
+    const char *size;
     uint64_t bytes;
-    if (!mb_parse_size(size, &bytes, NULL))
+    if (!bench_size_args(argc, argv, "bench_migrate", "1G", &size, &bytes))
         return 2;
     bench_machine("Migration throughput of an incompressible, idle sim guest (no rate limit, "
                   "infinite simulated link) vs a plain socket copy of the same bytes and QEMU");

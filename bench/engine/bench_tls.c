@@ -198,13 +198,9 @@ static double migrate_qemu(const char *size, const char *ram, const char *creds,
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: bench_tls MIGBENCH [SIZE]\n");
-        return 2;
-    }
-    const char *size = argc > 2 ? argv[2] : "512M";
+    const char *size;
     uint64_t bytes;
-    if (!mb_parse_size(size, &bytes, NULL))
+    if (!bench_size_args(argc, argv, "bench_tls", "512M", &size, &bytes))
         return 2;
     bench_machine("TLS migration throughput (tcp loopback, incompressible idle guest, no rate "
                   "limit) against plain migrations of the same run");
